@@ -1,0 +1,1 @@
+"""The AMI link: the only package that imports the asterisk-ami library."""
