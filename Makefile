@@ -27,7 +27,7 @@ run: $(STAMP)
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-test: $(STAMP) browser
+test: $(STAMP)
 	$(PY) manage.py makemigrations --check --dry-run
 	$(MAKE) test-embedded
 	$(MAKE) test-hosted
