@@ -83,8 +83,15 @@ has_recording_delete_right = _flag("can_delete_recordings")
 
 @rules.predicate
 def is_self(user: Any, target: Any) -> bool:
+    """The target is the actor, who must be active and of a tenant (or a system owner).
+
+    Without that guard an inactive or tenant-less account would still reach its own phone,
+    calls and recordings through every `is_self | ...` right.
+    """
     return (
-        target is not None
+        bool(getattr(user, "is_active", False))
+        and (getattr(user, "tenant_id", None) is not None or getattr(user, "role", None) == Role.SYSTEM_OWNER)
+        and target is not None
         and getattr(user, "pk", None) is not None
         and getattr(target, "pk", None) == user.pk
     )
@@ -120,7 +127,7 @@ def target_shares_recordings(user: Any, target: Any) -> bool:
 # Department-bound visibility: people see their own department; a tenant owner the whole
 # tenant; a system owner every tenant.
 in_my_scope = is_system_owner | (is_owner & same_tenant) | (is_tenant_member & same_department)
-in_my_tenant = is_system_owner | same_tenant
+in_my_tenant = is_system_owner | (is_tenant_member & same_tenant)
 
 # --- view rights ---------------------------------------------------------------------------
 
