@@ -20,7 +20,7 @@ from django.urls import reverse
 from accounts.admin import TenantAdminMixin
 from accounts.models import Tenant, User
 from accounts.scoping import dangerously_all_tenants
-from tests.factories import ADMIN_OBJECT_FACTORIES, tenant_of
+from tests.factories import ADMIN_OBJECT_FACTORIES
 
 pytest_plugins = ["tests.factories"]
 
