@@ -1,0 +1,232 @@
+"""PbxRunner: one PBX's link + engine + publishing, in the process that holds the link.
+
+connect → Login → FullyBooted → resync (snapshot actions, rows into the engine) → live.
+
+Concurrency: frames arrive on the link's reader thread, the snapshot runs on the link's
+supervisor thread, and Celery tasks / views read views from others. One lock guards the
+engine; everything that touches it (feed, resync, tenant_view) takes it.
+
+Resync: while the snapshot actions run, live events keep arriving. They are held back here,
+in order, and fed after `engine.end_resync()`: every engine update is idempotent and
+order-tolerant (DESIGN.md), so an event older than the snapshot is a no-op and a newer one
+wins. The engine may buffer between begin/end as well; it then simply sees no live frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from telephony import linkstate
+from telephony.ami.framing import Frame
+from telephony.ami.link import AmiLink, AmiResult
+
+if TYPE_CHECKING:
+    from telephony.models import PbxServer
+
+log = logging.getLogger(__name__)
+
+# The snapshot, in the order the traces take it (shared/ami-traces, scenario 19).
+SNAPSHOT_ACTIONS: tuple[str, ...] = (
+    "PJSIPShowContacts",
+    "DeviceStateList",
+    "ExtensionStateList",
+    "CoreShowChannels",
+    "BridgeList",
+    "ParkedCalls",
+    "QueueStatus",
+)
+
+
+class EngineLike(Protocol):
+    """What the runner needs of telephony.engine.Engine (docs/architecture.md "Engine")."""
+
+    def feed(self, frame: Frame) -> list[Any]: ...
+    def begin_resync(self) -> None: ...
+    def end_resync(self) -> list[Any]: ...
+    def tenant_view(self, tenant_id: Any) -> dict[str, Any]: ...
+
+
+Publish = Callable[[Any, Sequence[Any], Any], None]
+
+
+class _LockedViews:
+    """What `publish` gets as its engine: tenant views read under the engine lock."""
+
+    def __init__(self, engine: EngineLike, lock: threading.RLock) -> None:
+        self._engine, self._lock = engine, lock
+
+    def tenant_view(self, tenant_id: Any) -> dict[str, Any]:
+        with self._lock:
+            return self._engine.tenant_view(tenant_id)
+
+
+def tenant_map_for(pbx: PbxServer) -> Any:
+    """The engine's TenantMap for one PBX, from PbxTenant marks and extension accounts.
+
+    A PBX of one tenant without marks: that tenant by default. Endpoint names are the
+    tenant's prefix + extension number. Reads every tenant on purpose (the link is per PBX).
+    """
+    from accounts.scoping import dangerously_all_tenants
+    from telephony.engine import TenantMap
+    from telephony.models import Account, AccountKind
+
+    links = list(pbx.tenant_links.all())
+    contexts = {link.context: link.tenant_id for link in links if link.context}
+    prefixes = {link.endpoint_prefix: link.tenant_id for link in links if link.endpoint_prefix}
+    endpoints: dict[str, Any] = {}
+    with dangerously_all_tenants():
+        for link in links:
+            numbers = Account.objects.filter(tenant_id=link.tenant_id, kind=AccountKind.EXTENSION)
+            for number in numbers.values_list("number", flat=True):
+                endpoints[f"{link.endpoint_prefix}{number}"] = link.tenant_id
+    default = (
+        links[0].tenant_id
+        if len(links) == 1 and not links[0].context and not links[0].endpoint_prefix
+        else None
+    )
+    return TenantMap(endpoints=endpoints, contexts=contexts, prefixes=prefixes, default_tenant=default)
+
+
+def _default_publish(pbx_id: Any, deltas: Sequence[Any], engine: Any) -> None:
+    from telephony.bus import publish
+
+    publish(pbx_id, deltas, engine)
+
+
+class PbxRunner:
+    def __init__(
+        self,
+        pbx_id: Any,
+        host: str,
+        port: int,
+        username: str,
+        secret: str,
+        *,
+        engine: EngineLike,
+        publish: Publish | None = None,
+        holder: str = "",
+        snapshot_timeout: float = 30.0,
+        **link_options: Any,
+    ) -> None:
+        self.pbx_id = str(pbx_id)
+        self.engine = engine
+        self.holder = holder
+        self.lock = threading.RLock()
+        self.snapshot_timeout = snapshot_timeout
+        self._publish = publish or _default_publish
+        self._views = _LockedViews(engine, self.lock)
+        self._resyncing = False
+        self._held_back: list[Frame] = []
+        self.resyncs = 0
+        wanted = getattr(engine, "WANTED_EVENTS", None)
+        # The link name prefixes every ActionID: it tells, in the PBX's view, who holds it.
+        name = f"pbx-{self.pbx_id[:8]}@{holder}" if holder else f"pbx-{self.pbx_id[:8]}"
+        self.link = AmiLink(
+            host,
+            port,
+            username,
+            secret,
+            name=name,
+            on_frame=self._on_frame,
+            on_state=self._on_state,
+            on_ready=self._on_ready,
+            wanted_events=wanted,
+            **link_options,
+        )
+
+    @classmethod
+    def for_server(
+        cls, pbx: PbxServer, *, publish: Publish | None = None, holder: str = "", **options: Any
+    ) -> PbxRunner:
+        from telephony.engine import Engine
+
+        engine = Engine(tenants=tenant_map_for(pbx))
+        return cls(
+            pbx.pk,
+            pbx.host,
+            pbx.port,
+            pbx.username,
+            pbx.secret,
+            engine=engine,
+            publish=publish,
+            holder=holder,
+            **options,
+        )
+
+    # --- public ----------------------------------------------------------------------------
+    def start(self) -> None:
+        self.link.start()
+
+    def stop(self) -> None:
+        self.link.stop()
+
+    def send(self, action: str, headers: Iterable[tuple[str, str]] = (), timeout: float = 5.0) -> AmiResult:
+        return self.link.send(action, headers, timeout)
+
+    def tenant_view(self, tenant_id: Any) -> dict[str, Any]:
+        return self._views.tenant_view(tenant_id)
+
+    def refresh_state(self) -> None:
+        """Re-write the link state, so readers can tell a live holder from a dead one."""
+        self._on_state(self.link.state, self.link.detail)
+
+    # --- link callbacks --------------------------------------------------------------------
+    def _emit(self, deltas: Sequence[Any]) -> None:
+        if not deltas:
+            return
+        try:
+            self._publish(self.pbx_id, deltas, self._views)
+        except Exception:  # noqa: BLE001 - a publishing failure must not stop the link
+            log.exception("PBX %s: publishing %d deltas failed", self.pbx_id, len(deltas))
+
+    def _on_frame(self, frame: Frame) -> None:
+        with self.lock:
+            if self._resyncing:
+                self._held_back.append(frame)
+                return
+            deltas = self.engine.feed(frame)
+        self._emit(deltas)
+
+    def _on_ready(self, link: AmiLink) -> None:
+        """Take the snapshot (link supervisor thread). Raising drops the session: retried."""
+        with self.lock:
+            self._resyncing = True
+            self._held_back = []
+            self.engine.begin_resync()
+        for action in SNAPSHOT_ACTIONS:
+            result = link.send(action, timeout=self.snapshot_timeout)
+            if not result.ok:
+                # e.g. app_queue or res_parking not loaded: the rest of the snapshot still counts.
+                log.warning("PBX %s: snapshot %s refused: %s", self.pbx_id, action, result.message)
+                continue
+            with self.lock:
+                for row in result.events:
+                    self.engine.feed(row)
+        with self.lock:
+            deltas = list(self.engine.end_resync())
+            for frame in self._held_back:
+                deltas.extend(self.engine.feed(frame))
+            self._held_back = []
+            self._resyncing = False
+            self.resyncs += 1
+        self._emit(deltas)
+
+    def _on_state(self, status: str, detail: str) -> None:
+        try:
+            if status == "disconnected" and detail == "stopped":
+                # Stopping after losing the lease: the new holder may have written already.
+                current = linkstate.get_link_state(self.pbx_id)
+                if current.get("holder") not in ("", self.holder):
+                    return
+            linkstate.set_link_state(self.pbx_id, status, detail, holder=self.holder)
+        except Exception:  # noqa: BLE001 - the cache (Redis) being down must not stop the link
+            log.exception("PBX %s: could not record link state %s", self.pbx_id, status)
+
+
+def parse_pbx_id(value: Any) -> str:
+    """Normalise a PBX id from a task argument or a queue name (UUID text)."""
+    return str(uuid.UUID(str(value)))

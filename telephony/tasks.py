@@ -1,0 +1,64 @@
+"""Celery tasks of telephony: thin wrappers, JSON in and out.
+
+Transport: `send_action` routes one AMI action to the process holding that PBX's link
+(queue `ami.<pbx_id>`, consumed only by the lease holder; see telephony/hosting.py) and waits
+for the answer. Eager in embedded mode, where the link runs in this very process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from celery import shared_task
+from celery.exceptions import TaskRevokedError
+from celery.exceptions import TimeoutError as CeleryTimeout
+from django.conf import settings
+
+from telephony.ami.errors import AmiError, PbxBusy, PbxNotConnected, PbxTimeout
+
+# Error classes a task may report back; anything else surfaces as PbxNotConnected.
+_ERRORS: dict[str, type[AmiError]] = {cls.__name__: cls for cls in (PbxNotConnected, PbxTimeout, PbxBusy)}
+
+
+@shared_task(name="telephony.ami_send", ignore_result=False)
+def ami_send(pbx_id: str, action: str, headers: Sequence[Sequence[str]], timeout: float) -> dict[str, Any]:
+    """Send one action on the local link. Errors come back as data, not pickled exceptions."""
+    from telephony.hosting import runner_for
+
+    runner = runner_for(pbx_id)
+    if runner is None:
+        return {"error": "PbxNotConnected", "message": "this worker does not hold the PBX link"}
+    try:
+        return runner.send(action, [(str(k), str(v)) for k, v in headers], timeout).as_dict()
+    except AmiError as exc:
+        return {"error": type(exc).__name__, "message": exc.message}
+
+
+def send_action(
+    pbx_id: Any, action: str, headers: Iterable[Sequence[str]] = (), timeout: float | None = None
+) -> dict[str, Any]:
+    """Send an action through the link holder; returns {"response", "events", "ok", "message"}.
+
+    Raises PbxNotConnected when no holder takes the task before it expires (nobody holds the
+    link, or the holder just died) and PbxTimeout when the PBX does not answer in time.
+    A `Response: Error` is returned with ok=False: the caller turns it into its own error.
+    """
+    timeout = float(timeout if timeout is not None else settings.AMI_ACTION_TIMEOUT)
+    args = (str(pbx_id), action, [[str(k), str(v)] for k, v in headers], timeout)
+    # `expires`: a message nobody consumed in time is dropped, so a holder that appears
+    # later does not send a stale operation. The wait covers queueing plus the PBX's reply.
+    pending = ami_send.apply_async(args=args, queue=f"ami.{pbx_id}", expires=timeout)
+    try:
+        data = pending.get(timeout=2 * timeout + 1, disable_sync_subtasks=False)
+    except CeleryTimeout:
+        raise PbxNotConnected(f"no worker holding PBX {pbx_id} answered within {timeout:g} s") from None
+    except TaskRevokedError:  # a worker saw it only after it expired
+        raise PbxNotConnected(
+            f"no worker holding PBX {pbx_id} took the action within {timeout:g} s"
+        ) from None
+    finally:
+        pending.forget()
+    if "error" in data:
+        raise _ERRORS.get(data["error"], PbxNotConnected)(data.get("message", ""))
+    return data
