@@ -59,6 +59,7 @@ class PbxTenantAdmin(TenantModelAdmin):
 @admin.register(Account)
 class AccountAdmin(TenantModelAdmin):
     form = AccountForm
+    fields = ("tenant", "user", "kind", "number", "label", "is_default")
     list_display = ("number", "kind", "user", "label", "is_default")
     list_filter = ("kind", "is_default")
     list_select_related = ("user",)
