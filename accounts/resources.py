@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from import_export import fields, resources, widgets
 
@@ -109,10 +110,20 @@ class UserResource(resources.ModelResource):
         return User.objects.filter(tenant_id=self.tenant_id, is_service_account=False)
 
     def import_instance(self, instance: User, row: Any, **kwargs: Any) -> None:
+        errors: dict[str, Any] = {}
         if instance._state.adding:
             instance.tenant_id = self.tenant_id
+            password = str(row.get("password") or "")
+            # Hashed here, before validation: the model requires a (possibly unusable) password.
+            if password:
+                try:
+                    validate_password(password, instance)
+                except ValidationError as exc:
+                    errors["password"] = exc.messages
+                instance.set_password(password)
+            else:
+                instance.set_unusable_password()
         role_before = instance.role
-        errors: dict[str, Any] = {}
         try:
             super().import_instance(instance, row, **kwargs)
         except ValidationError as exc:
@@ -122,7 +133,6 @@ class UserResource(resources.ModelResource):
         instance._csv = {  # type: ignore[attr-defined]
             "extension": str(row.get("extension") or "").strip(),
             "alternative_number": str(row.get("alternative_number") or "").strip(),
-            "password": str(row.get("password") or ""),
         }
         if errors:
             raise ValidationError(errors)
@@ -154,14 +164,6 @@ class UserResource(resources.ModelResource):
         own = Account.objects.filter(user_id=user.pk, kind=kind, number=number).values_list("pk", flat=True)
         exclude_pk = next(iter(own), None) if not user._state.adding else None
         return account_number_taken(tenant_id=self.tenant_id, kind=kind, number=number, exclude_pk=exclude_pk)
-
-    def before_save_instance(self, instance: User, row: Any, **kwargs: Any) -> None:
-        if instance._state.adding:
-            password = getattr(instance, "_csv", {}).get("password")
-            if password:
-                instance.set_password(password)
-            else:
-                instance.set_unusable_password()
 
     def after_save_instance(self, instance: User, row: Any, **kwargs: Any) -> None:
         # Runs in dry runs too (inside the rolled-back transaction), so a later row of the
