@@ -52,6 +52,7 @@ VOICEMAIL_APPS = frozenset({"VoiceMail", "VoiceMailMain"})
 # Device states that say nothing about registration.
 _NO_INFO_DEVICE_STATES = frozenset({"UNKNOWN", "INVALID", ""})
 _CONTACT_UP = frozenset({"Created", "Reachable", "NonQualified", "Updated"})
+GONE_LIMIT = 4096
 
 
 # --------------------------------------------------------------------------- helpers
@@ -194,7 +195,7 @@ def channel_from(eng: Engine, f: Frame, prefix: str = "") -> Channel | None:
     name = f.get(prefix + "Channel") or ""
     linkedid = f.get(prefix + "Linkedid") or ""
     if c is None:
-        if not name:
+        if not name or uid in s.gone:
             return None
         c = _new_channel(eng, uid, name, linkedid or uid)
         changed = True
@@ -282,6 +283,9 @@ def remove_channel(eng: Engine, c: Channel) -> None:
     if c.bridge:
         _leave_bridge(eng, c, c.bridge)
     s.channels.pop(c.uniqueid, None)
+    s.gone[c.uniqueid] = None
+    if len(s.gone) > GONE_LIMIT:
+        del s.gone[next(iter(s.gone))]
     if s.names.get(c.name) == c.uniqueid:
         del s.names[c.name]
     if c.endpoint is not None:
@@ -341,6 +345,9 @@ def _record_transfer(eng: Engine, call_id: str, **transfer: Any) -> None:
     call = eng.s.calls.get(call_id)
     if call is None:
         return
+    last = call.transfers[-1] if call.transfers else None
+    if last is not None and all(last.get(k) == v for k, v in transfer.items()):
+        return  # the same event twice (or a note and its event): one step of history
     transfer["at"] = eng.clock()
     call.transfers.append(transfer)
     eng.dirty_calls.add(call_id)
@@ -394,10 +401,6 @@ def on_hangup(eng: Engine, f: Frame) -> None:
     c = eng.s.channels.get(uid or "")
     if c is None:
         return
-    cause = f.get("Cause")
-    call = eng.s.calls.get(c.linkedid)
-    if call is not None and cause in ("17", "21") and c.kind != KIND_LOCAL:
-        call.dial_statuses.append("BUSY" if cause == "17" else "FAILED")
     remove_channel(eng, c)
 
 
@@ -495,8 +498,13 @@ def enter_bridge(eng: Engine, c: Channel, bridge: Bridge) -> None:
         for uid in bridge.channels:
             peer = s.channels.get(uid)
             call = s.calls.get(peer.linkedid) if peer is not None else None
-            if call is not None and call.answered_at is None:
+            if call is None:
+                continue
+            if call.answered_at is None:
                 call.answered_at = now
+            party = call.parties.get(uid)
+            if party is not None:
+                party.talked = True
 
 
 def on_bridge_enter(eng: Engine, f: Frame) -> None:
@@ -606,6 +614,16 @@ def on_chanspy_start(eng: Engine, f: Frame) -> None:
     spyer.spying_on = spyee.uniqueid if spyee is not None else None
     if spyer.spy_mode is None:
         spyer.spy_mode = eng.take_spy_note(spyer)
+    call = eng.s.calls.get(spyer.linkedid)
+    if call is not None:
+        # A supervisor's spy session is a call of its own; it was "answered" when it began.
+        if call.answered_at is None:
+            call.answered_at = eng.clock()
+        if call.spy is None and spyee is not None:
+            call.spy = {"mode": spyer.spy_mode or "unknown", "target": identity(spyee)}
+        party = call.parties.get(spyer.uniqueid)
+        if party is not None:
+            party.talked = True
     eng.dirty_calls.add(spyer.linkedid)
 
 

@@ -113,6 +113,7 @@ class Party:
     number: str
     name: str
     tenant: Any = None
+    talked: bool = False  # was bridged with someone (not only rung)
 
 
 @dataclass(slots=True)
@@ -128,6 +129,7 @@ class Call:
     transfers: list[dict[str, Any]] = field(default_factory=list)
     recording: bool = False
     dialed: str = ""
+    spy: dict[str, str] | None = None  # a supervisor's ChanSpy session: mode and target
 
 
 @dataclass(slots=True)
@@ -189,6 +191,9 @@ class State:
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     queues: dict[str, Queue] = field(default_factory=dict)
     parking: dict[str, Slot] = field(default_factory=dict)  # space -> Slot
+    # Uniqueids that hung up (bounded, oldest dropped first): an event about a channel that
+    # arrives after its Hangup must not bring it back as a ghost.
+    gone: dict[str, None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import json
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,21 +56,25 @@ REPLAY_EVENTS = Engine.WANTED_EVENTS | COMPLETE_EVENTS | {"UserEvent"}
 
 
 class ReplayClock:
-    """Time as the capture saw it: the latest `Timestamp` header (timestampevents=yes)."""
+    """A deterministic clock for replays: captures carry no `Timestamp` header (only security
+    events have `EventTV`), so time advances by `step` per frame and jumps to any EventTV."""
 
-    def __init__(self, start: float = 0.0) -> None:
+    def __init__(self, start: float = 0.0, step: float = 0.001) -> None:
         self.now = start
+        self.step = step
 
     def __call__(self) -> float:
         return self.now
 
     def observe(self, frame: dict[str, Any]) -> None:
-        stamp = frame.get("Timestamp")
+        self.now += self.step
+        stamp = frame.get("EventTV")
         if stamp.__class__ is str:
             try:
-                self.now = float(stamp)  # type: ignore[arg-type]
+                seen = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()  # type: ignore[arg-type]
             except ValueError:
-                pass
+                return
+            self.now = max(self.now, seen)
 
 
 @dataclass

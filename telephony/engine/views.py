@@ -299,11 +299,15 @@ def disposition(call: Call) -> str:
 def summary(s: State, call: Call, ended: float) -> dict[str, Any]:
     """The finished call, for CallRecord: who, which way, how it went, who moved it where."""
     order = []
+    first = call.parties.get(call.linkedid) or next(iter(call.parties.values()), None)
+    answered = call.answered_at is not None
     for uid, p in call.parties.items():
         c = s.channels.get(uid)
         kind = party_kind(c) if c is not None else p.kind
-        if kind in (KIND_LOCAL, KIND_SPY):
+        if kind == KIND_LOCAL:
             continue
+        if answered and not p.talked and p is not first:
+            continue  # only rang: the history lists who took part
         if c is not None:
             ident = identity_number(c)
         elif p.kind == KIND_EXTENSION and p.endpoint:
@@ -324,6 +328,7 @@ def summary(s: State, call: Call, ended: float) -> dict[str, Any]:
         "parties": order,
         "transfers": list(call.transfers),
         "recording": call.recording,
+        "spy": call.spy,
         "started": call.started,
         "answered": call.answered_at,
         "ended": ended,
