@@ -161,7 +161,7 @@ def login_table(rows: list[tuple[str, str, str, str]]) -> str:
     header = ("username", "role", "department", "extension")
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(4)]
     lines = [
-        "  ".join(str(value).ljust(width) for value, width in zip(row, widths, strict=True))
+        "  ".join(str(value).ljust(width) for value, width in zip(row, widths, strict=True)).rstrip()
         for row in [header, *rows]
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
