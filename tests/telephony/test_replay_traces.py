@@ -135,3 +135,38 @@ def test_a_wrong_expectation_is_reported() -> None:
     joined = " ".join(mark.problems)
     for word in ("1001", "parked", "dnd", "members", "waiting", "spy"):
         assert word in joined
+
+
+def test_ami_replay_command_prints_each_mark_and_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    from django.core.management import call_command
+
+    call_command("ami_replay", str(TRACES / "07-park-unpark.ami"))
+    out = capsys.readouterr().out
+    assert "parked in 701: 1001=white 1002=white" in out and "parked=701" in out
+    assert "6/6 marks match" in out
+
+
+def test_ami_replay_command_reports_the_failed_login_and_exits_cleanly(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from django.core.management import call_command
+
+    call_command("ami_replay", str(TRACES / "25-login-failure.ami"))
+    assert "login failed: Authentication failed" in capsys.readouterr().out
+
+
+def test_ami_replay_command_exits_1_on_a_mismatch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from django.core.management import call_command
+
+    trace = TRACES / "02-internal-call.ami"
+    bad = tmp_path / trace.name
+    bad.write_bytes(
+        trace.read_bytes().replace(
+            b"Label: talking\r\nExpect: 1001=dark-green", b"Label: talking\r\nExpect: 1001=orange"
+        )
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("ami_replay", str(bad))
+    assert exit_info.value.code == 1
+    out = capsys.readouterr().out
+    assert "MISMATCH" in out and "1001: expected orange, engine says dark-green" in out
