@@ -213,3 +213,35 @@ def test_owner_login_through_the_admin_form(client: Client, owner: User, manager
     assert client.get(reverse("admin:index")).status_code == 200
     owner.refresh_from_db()
     assert not owner.is_superuser and not owner.is_staff
+
+
+def test_history_filters_offer_only_own_tenant(
+    client: Client, acme: Tenant, globex: Tenant, owner: User, agent: User, charlie: User
+) -> None:
+    """The audit log's actor filter lists only acme's people; filters narrow the list."""
+    from telephony.models import AuditEntry, AuditResult
+    from tests.factories import make_audit_entry, make_call_record
+
+    mine = make_audit_entry(acme, actor=agent, operation="transfer")
+    make_audit_entry(acme, actor=agent, operation="hangup")
+    theirs = make_audit_entry(globex, actor=charlie, operation="transfer")
+    client.force_login(owner)
+    url = admin_url(AuditEntry, "changelist")
+    page = client.get(url)
+    assert str(agent.pk) in page.content.decode() and str(charlie.pk) not in page.content.decode()
+    filtered = client.get(
+        url, {"operation": "transfer", "result": AuditResult.OK, "actor__id__exact": str(agent.pk)}
+    )
+    assert [entry.pk for entry in filtered.context["cl"].result_list] == [mine.pk]
+    assert theirs.pk not in [
+        e.pk for e in client.get(url, {"operation": "transfer"}).context["cl"].result_list
+    ]
+
+    from telephony.models import CallRecord
+
+    record = make_call_record(acme)
+    make_call_record(globex)
+    listed = client.get(
+        admin_url(CallRecord, "changelist"), {"direction": "internal", "disposition": "answered"}
+    )
+    assert [r.pk for r in listed.context["cl"].result_list] == [record.pk]
