@@ -249,6 +249,10 @@ class Engine:
     # ------------------------------------------------------------------ deltas
 
     def _flush(self) -> list[Delta]:
+        if not (
+            self.dirty_calls or self.dirty_endpoints or self.dirty_parking or self.dirty_queues or self._ended
+        ):
+            return []  # the common case for noise: nothing touched, nothing to render
         deltas: list[Delta] = []
         s = self.s
         published = self._published

@@ -18,6 +18,7 @@ from telephony.engine.replay import (
     Replay,
     ReplayClock,
     check_mark,
+    measure,
     replay_files,
     snapshot_groups,
     tenant_map_for,
@@ -170,3 +171,9 @@ def test_ami_replay_command_exits_1_on_a_mismatch(tmp_path: Path, capsys: pytest
     assert exit_info.value.code == 1
     out = capsys.readouterr().out
     assert "MISMATCH" in out and "1001: expected orange, engine says dark-green" in out
+
+
+def test_measure_counts_what_it_timed() -> None:
+    numbers = measure([TRACES / "02-internal-call.ami", TRACES / "05-queue-call.ami"], repeat=2)
+    assert numbers["frames"] == numbers["fed"] + numbers["skipped"]
+    assert numbers["skipped"] > 0 and numbers["deltas"] > 0 and numbers["seconds"] > 0

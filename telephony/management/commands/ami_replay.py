@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from telephony.engine.replay import replay_files
+from telephony.engine.replay import measure, replay_files
 
 
 class Command(BaseCommand):
@@ -23,12 +23,26 @@ class Command(BaseCommand):
         parser.add_argument("files", nargs="+", type=Path, metavar="FILE.ami")
         parser.add_argument("--seed", type=int, default=0, help="seed of the random chunk sizes")
         parser.add_argument("--max-chunk", type=int, default=4096, help="largest chunk fed to the parser")
+        parser.add_argument(
+            "--bench",
+            type=int,
+            default=0,
+            metavar="N",
+            help="instead: time framing + engine over the files, N times",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         paths: list[Path] = options["files"]
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
             raise CommandError(f"no such file: {', '.join(missing)}")
+        if options["bench"]:
+            m = measure(paths, repeat=options["bench"])
+            self.stdout.write(
+                f"{m['frames']:.0f} frames ({m['fed']:.0f} decoded and fed to the engine, {m['skipped']:.0f} skipped "
+                f"by framing) in {m['seconds']:.2f}s: {m['frames_per_second']:,.0f} frames/s, {m['deltas']:.0f} deltas"
+            )
+            return
         engine, results = replay_files(paths, seed=options["seed"], max_chunk=options["max_chunk"])
         failed = 0
         for result in results:
