@@ -81,11 +81,8 @@ def stop_all() -> None:
 
 
 def enabled_servers() -> list[Any]:
-    from django.db import close_old_connections
-
     from telephony.models import PbxServer
 
-    close_old_connections()  # long-lived thread: do not reuse a connection the DB dropped
     return list(PbxServer.objects.filter(enabled=True))
 
 
@@ -177,8 +174,11 @@ class LeaseKeeper:
             self._lose(pbx_id, release=True)
 
     def _run(self) -> None:
+        from django.db import close_old_connections
+
         while not self._stop.is_set():
             try:
+                close_old_connections()  # long-lived thread: drop a connection the DB closed
                 self.tick()
             except Exception:  # noqa: BLE001 - Redis or the DB down: keep trying, never die
                 log.exception("lease keeper %s: tick failed", self.holder)

@@ -433,15 +433,16 @@ class AmiLink:
 
     # --- supervisor ------------------------------------------------------------------------
     def _set_state(self, status: str, detail: str = "") -> None:
-        with self._state_changed:
-            self.state, self.detail = status, detail
-            self._state_changed.notify_all()
         log.info("AMI link %s: %s %s", self.name, status, detail)
+        # Callback first: whoever waits for a state also finds it recorded (linkstate).
         if self._on_state is not None:
             try:
                 self._on_state(status, detail)
             except Exception:  # noqa: BLE001
                 log.exception("AMI link %s: on_state failed", self.name)
+        with self._state_changed:
+            self.state, self.detail = status, detail
+            self._state_changed.notify_all()
 
     def _backoff(self, failures: int) -> float:
         """Capped exponential backoff with jitter, so N workers do not reconnect in lockstep."""

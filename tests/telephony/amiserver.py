@@ -220,3 +220,35 @@ class FakeAmi:
                 }
             ]
         client.sendall(b"".join(r if isinstance(r, bytes) else encode_frame(r) for r in replies))
+
+
+class StandInEngine:
+    """A stand-in for telephony.engine.Engine (same interface), recording what it is fed.
+
+    Used by the runner and hosting tests (and, via a `python -c` wrapper, by the failover
+    test's workers) until they can run against the real engine.
+    """
+
+    WANTED_EVENTS = None
+
+    def __init__(self, tenants: Any = None) -> None:
+        self.tenants = tenants
+        self.log: list[tuple[str, str]] = []
+        self.resyncing = False
+
+    def feed(self, frame: Frame) -> list[Any]:
+        name = str(frame.get("Event") or frame.get("Response"))
+        self.log.append(("row" if self.resyncing and "ActionID" in frame else "feed", name))
+        return [("delta", name)] if not self.resyncing else []
+
+    def begin_resync(self) -> None:
+        self.resyncing = True
+        self.log.append(("begin", ""))
+
+    def end_resync(self) -> list[Any]:
+        self.resyncing = False
+        self.log.append(("end", ""))
+        return [("delta", "resync")]
+
+    def tenant_view(self, tenant_id: Any) -> dict[str, Any]:
+        return {"version": len(self.log)}
