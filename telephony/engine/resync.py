@@ -15,6 +15,11 @@ from .model import STATE_UP, State
 
 
 def carry_over(old: State, new: State) -> None:
+    # Tombstones survive: a late event about a channel that hung up before the snapshot
+    # must not resurrect it.
+    for uid in old.gone:
+        if uid not in new.channels:
+            new.gone[uid] = None
     for uid, c in new.channels.items():
         was = old.channels.get(uid)
         if was is None:

@@ -189,6 +189,19 @@ def test_events_about_a_channel_that_hung_up_do_not_bring_it_back() -> None:
     assert engine.s.channels == {} and engine.colour("1001") == "white"
 
 
+def test_a_late_event_after_a_resync_does_not_resurrect_a_channel() -> None:
+    engine = Engine(users("1001"), clock=Clock())
+    registered(engine, "1001")
+    a = chan("PJSIP/1001-00000001", "1.1", state=5)
+    engine.feed(ev("Newchannel", **a))
+    engine.feed(ev("Hangup", **a, Cause="16"))
+    engine.begin_resync()
+    engine.feed(ev("DeviceStateChange", ActionID="s", Device="PJSIP/1001", State="NOT_INUSE"))
+    engine.end_resync()
+    engine.feed(ev("Newstate", **a))
+    assert engine.s.channels == {} and engine.colour("1001") == "white"
+
+
 def test_rename_moves_the_channel_to_its_new_name_and_endpoint() -> None:
     engine = Engine(users("1001", "1002"), clock=Clock())
     registered(engine, "1001", "1002")
