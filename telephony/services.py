@@ -413,11 +413,18 @@ def _slot_of_call(actor: Any, call_id: str) -> tuple[str, dict[str, Any]]:
 
 @audited("call_unhold")
 def call_unhold(attempt: Attempt, *, call_id: str, extension: str | None = None) -> OperationResult:
-    """Ring the holder's phone and connect it to the slot (the unpark path of trace 07)."""
+    """Ring the holder's phone and connect it to the slot (the unpark path of trace 07).
+
+    Only the holder takes a held call back (`telephony.hold` is "self" only): the right is
+    checked on the parker of the slot, and it is the parker's phone that rings.
+    """
     actor = attempt.actor
     attempt.target = call_id
     slot, entry = _slot_of_call(actor, call_id)
-    user, ext = selectors.user_get(actor=actor, ref=extension or entry.get("parker") or None)
+    holder = str(entry.get("parker") or "")
+    if not holder or (extension and extension != holder):
+        raise errors.NotPossible("That call was not put on hold from this phone.")
+    user, ext = selectors.user_get(actor=actor, ref=holder)
     if not actor.has_perm("telephony.hold", user):
         raise errors.PermissionDenied()
     route = selectors.pbx_route(actor=actor)

@@ -1,0 +1,137 @@
+"""Fixtures of the operation tests (no tests here; imported by test_operations*.py and test_api*.py): a real simulator on a TCP port, a real PbxRunner holding its
+link in this process, and the factories' tenants and personas.
+
+Celery runs eagerly here in both passes (the link holder is this process); the hosted pass
+adds a test through a real worker on real Redis (test_operations.py) and the bench.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from accounts.models import User
+from telephony import hosting, livestate
+from telephony.models import PbxServer, PbxTenant
+from telephony.simulator import Simulator
+from telephony.simulator.layout import PbxLayout
+from tests.factories import make_pbx
+
+# The factories' personas have extensions 1000-1003 (acme); the simulator gets 1000-1006.
+EXTENSIONS = range(1000, 1007)
+
+
+@dataclass
+class Pbx:
+    sim: Simulator
+    server: PbxServer
+    tenant_id: Any
+
+    def view(self) -> dict[str, Any]:
+        return livestate.tenant_view(self.tenant_id) or {}
+
+    def wait_view(self, predicate: Any, timeout: float = 3.0) -> Any:
+        """Wait until the published live view satisfies `predicate` (returns its value)."""
+        return self.sim.wait_until(lambda: predicate(self.view()), timeout)
+
+    def call_of(self, extension: str, timeout: float = 3.0) -> str:
+        """The live call id of an extension, once the engine has published it."""
+
+        def find(view: dict[str, Any]) -> str | None:
+            calls = view.get("endpoints", {}).get(extension, {}).get("calls") or []
+            return calls[0] if calls else None
+
+        return self.wait_view(find, timeout)
+
+    def sent(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Actions the simulator received after the link's snapshot (what the product sent)."""
+        snapshot = {
+            "Login",
+            "PJSIPShowContacts",
+            "DeviceStateList",
+            "ExtensionStateList",
+            "CoreShowChannels",
+            "ParkedCalls",
+            "QueueStatus",
+            "BridgeList",
+            "BridgeInfo",
+            "Ping",
+            "Events",
+            "Status",
+        }
+        return [
+            a
+            for a in self.sim.received_actions
+            if a.get("Action") not in snapshot and (name is None or a.get("Action") == name)
+        ]
+
+
+def start_pbx(tenant: Any, *, answer_delay: float | None) -> tuple[Simulator, PbxServer]:
+    sim = Simulator(layout=PbxLayout.demo(extensions=EXTENSIONS), answer_delay=answer_delay, seed=1)
+    sim.start("127.0.0.1", 0)
+    server = PbxServer.objects.create(
+        name=f"sim-{sim.port}", host="127.0.0.1", port=sim.port, username="panel", secret="panelsecret"
+    )
+    PbxTenant.objects.create(pbx=server, tenant=tenant)
+    return sim, server
+
+
+@pytest.fixture
+def eager_celery() -> Iterator[None]:
+    from config.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+def _running(request: pytest.FixtureRequest, acme: Any, answer_delay: float | None) -> Iterator[Pbx]:
+    sim, server = start_pbx(acme, answer_delay=answer_delay)
+    livestate.clear_tenant_view(acme.pk)
+    hosting.start_runner(server)
+    pbx = Pbx(sim=sim, server=server, tenant_id=acme.pk)
+    try:
+        pbx.wait_view(lambda v: len(v.get("endpoints", {})) >= 4, 5.0)
+        yield pbx
+    finally:
+        hosting.stop_runner(server.pk)
+        sim.stop()
+        livestate.clear_tenant_view(acme.pk)
+
+
+@pytest.fixture
+def pbx(
+    request: pytest.FixtureRequest,
+    eager_celery: None,
+    acme: Any,
+    owner: User,
+    manager: User,
+    agent: User,
+    support: User,
+) -> Iterator[Pbx]:
+    """Phones ring until the test answers them (`pbx.sim.answer(ext)`)."""
+    yield from _running(request, acme, answer_delay=None)
+
+
+@pytest.fixture
+def pbx_auto(
+    request: pytest.FixtureRequest,
+    eager_celery: None,
+    acme: Any,
+    owner: User,
+    manager: User,
+    agent: User,
+    support: User,
+) -> Iterator[Pbx]:
+    """Phones and outside parties answer at once."""
+    yield from _running(request, acme, answer_delay=0.0)
+
+
+@pytest.fixture
+def globex_pbx(globex: Any, charlie: User) -> PbxServer:
+    """Globex's PBX row; nobody holds its link (its calls never show in acme's views)."""
+    return make_pbx("globex PBX", tenants=(globex,))
