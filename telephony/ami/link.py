@@ -279,7 +279,8 @@ class _LinkClient(AMIClient):  # type: ignore[misc]
             with self._lock:
                 pending = self._futures.get(action_id)
                 if pending is not None and pending.listing:
-                    if _text(frame, "EventList").lower() == "complete":
+                    done = _text(frame, "EventList").lower() == "complete"
+                    if done or _text(frame, "Event").endswith("Complete"):  # older modules omit EventList
                         del self._futures[action_id]
                         pending.done.set()
                     else:
