@@ -663,6 +663,10 @@ class Pbx:
         parent.dial_legs.clear()
         for other in others:
             self.dial_event("DialEnd", parent, other, [("DialStatus", "CANCEL")])
+        if parent.queue is not None:
+            # app_queue reports each cancelled leg twice (ring_entry hangup, then cleanup): 05, 12.
+            for other in others:
+                self.dial_event("DialEnd", parent, other, [("DialStatus", "CANCEL")])
         queue_info = None
         if parent.queue is not None:
             q = self.queues[parent.queue]
@@ -775,8 +779,9 @@ class Pbx:
             )
         legs = list(ch.dial_legs)
         ch.dial_legs.clear()
-        for leg in legs:
-            self.dial_event("DialEnd", ch, leg, [("DialStatus", "CANCEL")])
+        for _ in range(2 if ch.queue is not None else 1):  # app_queue: twice (trace 21)
+            for leg in legs:
+                self.dial_event("DialEnd", ch, leg, [("DialStatus", "CANCEL")])
         if ch.queue is not None:
             q = self.queues[ch.queue]
             q.abandoned += 1
@@ -1204,10 +1209,20 @@ class Pbx:
     def _originate_answered(self, leg: Channel) -> None:
         target = leg.originate or {}
         leg.originate = None
-        self.set_state(leg, UP)
-        self._originate_response(target, leg, "Success", "4")
-        self.dial_event("DialEnd", None, leg, [("DialStatus", "ANSWER")])
         app = str(target.get("application") or "")
+        # The three orders the captures show: exten (11, 07), ChanSpy (12), PickupChan (17).
+        if app == "PickupChan":
+            self._originate_response(target, leg, "Success", "4")
+            self.set_state(leg, UP)
+            self.dial_event("DialEnd", None, leg, [("DialStatus", "ANSWER")])
+        elif app:
+            self.set_state(leg, UP)
+            self.dial_event("DialEnd", None, leg, [("DialStatus", "ANSWER")])
+            self._originate_response(target, leg, "Success", "4")
+        else:
+            self.set_state(leg, UP)
+            self._originate_response(target, leg, "Success", "4")
+            self.dial_event("DialEnd", None, leg, [("DialStatus", "ANSWER")])
         if app:
             return self.run_application(leg, app, str(target.get("data") or ""))
         ctx = str(target.get("context") or "internal")
@@ -1346,7 +1361,9 @@ class Pbx:
         if extra is not None and not extra.hung and extra_target is not None:
             self.run_dialplan(extra, *extra_target)
 
-    def blind_transfer(self, transferer: Channel, context: str, exten: str) -> None:
+    def blind_transfer(self, transferer: Channel, context: str, exten: str, *, refer: bool = False) -> None:
+        """AMI BlindTransfer (trace 09) or the phone's own REFER (trace 18, `refer=True`): the
+        two differ only in when the transferee's BridgeLeave comes out."""
         bridge = transferer.bridge
         if bridge is None:
             raise SimError("No such channel")  # not bridged: nothing to transfer
@@ -1354,6 +1371,10 @@ class Pbx:
         self.emit("Unhold", "call,all", channel_block(transferer))
         transferer.held = False
         first = transferees[0] if transferees else transferer
+        if refer:
+            for t in transferees:
+                t.exten = exten
+                self.bridge_leave(t)
         self.emit(
             "BlindTransfer",
             "call,all",
@@ -1368,7 +1389,7 @@ class Pbx:
             ],
         )
         self.bridge_leave(transferer)
-        for t in transferees:
+        for t in transferees if not refer else []:
             t.exten = exten
             self.bridge_leave(t)
         self.destroy_bridge(bridge)

@@ -165,7 +165,7 @@ class Simulator:
     def transfer(self, ext: str, to: str) -> None:
         """Blind transfer from the phone itself (SIP REFER, trace 18)."""
         with self.pbx.lock:
-            self.pbx.blind_transfer(self._find(ext), "internal", str(to))
+            self.pbx.blind_transfer(self._find(ext), "internal", str(to), refer=True)
 
     def dtmf(self, party: str, digit: str) -> None:
         """A caller presses a key; in the IVR (7000) 1 → queue, 2 → 1001."""
