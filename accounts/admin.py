@@ -35,32 +35,10 @@ from accounts.forms import (
     ApiKeyForm,
     SwitchboardUserChangeForm,
     SwitchboardUserCreationForm,
-    TenantAdminAuthenticationForm,
 )
 from accounts.models import ApiKey, Department, Role, Tenant, User
 from accounts.resources import ApiKeyResource, UserResource
 from telephony.models import Account, AccountKind
-
-# --- the site --------------------------------------------------------------------------------
-
-
-class SwitchboardAdminSite(admin.AdminSite):
-    """Admin for tenant owners and system owners; tenant owners are never superusers or staff."""
-
-    site_header = "Switchboard administration"
-    site_title = "Switchboard admin"
-    index_title = "Tenant administration"
-    login_form = TenantAdminAuthenticationForm
-
-    def has_permission(self, request: HttpRequest) -> bool:
-        return bool(getattr(request.user, "is_tenant_admin", False))
-
-
-# config/urls.py mounts `admin.site.urls` and every app's admin.py registers on `admin.site`,
-# so the default site instance is turned into a SwitchboardAdminSite in place (it adds only
-# methods and class attributes). The settings-level alternative is an AdminConfig with
-# `default_site = "accounts.admin.SwitchboardAdminSite"` in INSTALLED_APPS.
-admin.site.__class__ = SwitchboardAdminSite
 
 # Rights come from accounts/rules.py alone: no auth groups or permission rows to edit.
 if admin.site.is_registered(Group):

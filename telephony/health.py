@@ -35,6 +35,10 @@ def _redis() -> dict[str, str]:
 def health(request: HttpRequest) -> JsonResponse:
     database, redis_state = _database(), _redis()
     links = linkstate.all_link_states()
+    if not getattr(request.user, "is_system_owner", False):
+        # Anonymous monitoring sees each link's status; names, holders and errors are for
+        # system owners (a shared PBX's details are not any one tenant's business).
+        links = {pbx_id: {"status": state["status"]} for pbx_id, state in links.items()}
     healthy = database["status"] == "ok" and redis_state["status"] != "error"
     return JsonResponse(
         {"status": "ok" if healthy else "degraded", "database": database, "redis": redis_state, "pbx": links},

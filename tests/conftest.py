@@ -12,6 +12,8 @@ import os
 import pytest
 from django_scopes import scopes_disabled
 
+from tests.factories import *  # noqa: F403 - acme/globex tenants and the personas, for every test
+
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     if os.environ.get("REQUIRE_SERVICES") != "1":

@@ -20,7 +20,7 @@ Personas (healthchecks.io style), all in tenant **acme** unless said otherwise:
 Passwords are unusable: log in with `client.force_login(user)` (fast; no hashing).
 
 Use the fixtures from any test module with
-`pytest_plugins = ["tests.factories"]` in tests/conftest.py, or import the ones you need:
+tests/conftest.py imports every fixture here for all tests; plain functions can be imported:
 `from tests.factories import acme, agent  # noqa: F401`.
 """
 

@@ -22,7 +22,6 @@ from accounts.models import Tenant, User
 from accounts.scoping import dangerously_all_tenants
 from tests.factories import ADMIN_OBJECT_FACTORIES
 
-pytest_plugins = ["tests.factories"]
 
 MODELS = sorted(admin.site._registry, key=lambda m: m._meta.label_lower)
 DENIED = (403, 404)

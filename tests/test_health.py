@@ -11,8 +11,6 @@ from django.test import Client
 from telephony import linkstate
 from tests.factories import make_pbx
 
-pytest_plugins = ["tests.factories"]
-
 
 def closed_port() -> int:
     """A loopback port nothing listens on (bound, then released)."""
@@ -42,9 +40,21 @@ def test_health_reports_database_redis_and_each_pbx(client: Client) -> None:
     else:
         assert body["redis"]["status"].startswith("not configured")
     pbx = body["pbx"]
-    assert pbx[str(up.pk)]["status"] == "connected" and pbx[str(up.pk)]["name"] == "Up"
-    assert pbx[str(down.pk)]["status"] == "auth_failed"
-    assert pbx[str(off.pk)] == {"name": "Off", "status": "disabled"}
+    assert pbx[str(up.pk)] == {"status": "connected"}
+    assert pbx[str(down.pk)] == {"status": "auth_failed"}
+    assert pbx[str(off.pk)] == {"status": "disabled"}
+
+
+@pytest.mark.django_db
+def test_only_a_system_owner_sees_names_holders_and_errors(client: Client, system_owner, owner) -> None:
+    pbx = make_pbx("Shared PBX")
+    linkstate.set_link_state(pbx.pk, "auth_failed", "authentication failed", holder="worker-1")
+    client.force_login(owner)
+    assert client.get("/health/").json()["pbx"][str(pbx.pk)] == {"status": "auth_failed"}
+    client.force_login(system_owner)
+    state = client.get("/health/").json()["pbx"][str(pbx.pk)]
+    assert state["name"] == "Shared PBX" and state["holder"] == "worker-1"
+    assert state["detail"] == "authentication failed"
 
 
 @pytest.mark.django_db

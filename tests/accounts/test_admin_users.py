@@ -14,7 +14,6 @@ from accounts.scoping import dangerously_all_tenants
 from telephony.models import Account, AccountKind
 from tests.factories import make_account, make_department
 
-pytest_plugins = ["tests.factories"]
 
 ADD_URL = reverse("admin:accounts_user_add")
 CHANGELIST = reverse("admin:accounts_user_changelist")

@@ -12,8 +12,6 @@ from accounts.models import Department, Role, Tenant, User
 from accounts.scoping import dangerously_all_tenants
 from telephony.models import Account, AccountKind, PbxServer, PbxTenant
 
-pytest_plugins = ["tests.factories"]
-
 
 def seed() -> str:
     out = StringIO()
