@@ -419,3 +419,43 @@ def test_failover_between_two_workers(
     procs[other].terminate()
     procs[other].wait(30)
     assert hosting.lease_holder(rdb, pbx.pk) is None
+
+
+# --- the runner with the real engine against the simulator ---------------------------------------
+
+
+def test_runner_with_the_engine_follows_the_simulator_across_a_restart() -> None:
+    from telephony.engine import Engine
+    from telephony.simulator.simulator import Simulator
+
+    tenant = uuid.uuid4()
+    engine = Engine(tenants=TenantMap(endpoints={str(e): tenant for e in range(1001, 1007)}))
+    published = Published()
+    sim = Simulator(answer_delay=None)
+    port = sim.start()
+    runner = PbxRunner(
+        uuid.uuid4(), "127.0.0.1", port, "panel", "panelsecret", engine=engine, publish=published,
+        backoff_initial=0.05, backoff_max=0.2,
+    )  # fmt: skip
+    runner.start()
+    try:
+        assert runner.link.wait_for_state("connected", WAIT)
+        with runner.lock:
+            assert engine.colour("1001") == "white" and engine.colour("1006") == "light-grey"
+        sim.call("1001", "1002")
+        assert published.wait_for(lambda: any(d.kind == "call" for d in published.deltas()))
+        assert published.wait_for(
+            lambda: runner.tenant_view(tenant)["endpoints"]["1002"]["colour"] == "yellow"
+        )
+
+        sim.stop(shutdown=True)  # trace 26a: Hangups, Shutdown, the socket closes
+        sim = Simulator(answer_delay=None)
+        sim.start(port=port)  # the PBX is back on the same port
+        assert _wait(lambda: runner.resyncs == 2, WAIT)
+        assert runner.link.logins == 2
+        with runner.lock:
+            assert engine.colour("1001") == "white" and engine.colour("1002") == "white"
+            assert runner.tenant_view(tenant)["calls"] == {}
+    finally:
+        runner.stop()
+        sim.stop()
