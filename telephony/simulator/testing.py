@@ -25,6 +25,8 @@ class Client:
         self.frames: list[Frame] = []
         self._ids = itertools.count(1)
         self.closed = False
+        self.raw = bytearray()  # every byte read, banner included: a capture when written out
+        self.sent: list[dict[str, object]] = []  # every action sent, as a `.actions` line
 
     def _pump(self, timeout: float) -> None:
         self.sock.settimeout(timeout)
@@ -35,6 +37,7 @@ class Client:
         if not data:
             self.closed = True
             return
+        self.raw.extend(data)
         self.frames.extend(self.parser.feed(data))
 
     def wait_for(self, predicate, timeout: float = 5.0) -> Frame:  # type: ignore[no-untyped-def]
@@ -56,6 +59,7 @@ class Client:
             for item in value if isinstance(value, list) else [value]:
                 pairs.append((key, item))
         pairs.append(("ActionID", str(action_id)))
+        self.sent.append({"Action": action, **headers, "ActionID": str(action_id)})
         self.sock.sendall(encode_action(action, pairs))
         return str(action_id)
 
@@ -76,9 +80,10 @@ class Client:
             self.wait_for(lambda f: f.get("Event") == "FullyBooted")
         return response
 
-    def mark(self, label: str) -> None:
+    def mark(self, label: str, expect: str | None = None) -> None:
         """A UserEvent round trip: every event emitted before it has been read afterwards."""
-        self.send("UserEvent", UserEvent="SwitchboardMark", Label=label)
+        extra = {"Expect": expect} if expect is not None else {}
+        self.send("UserEvent", UserEvent="SwitchboardMark", Label=label, **extra)
         self.wait_for(lambda f: f.get("Event") == "UserEvent" and f.get("Label") == label)
 
     def close(self) -> None:
@@ -86,7 +91,8 @@ class Client:
 
 
 def trace_frames(name: str) -> list[Frame]:
-    path = next(TRACES.glob(f"{name}-*.ami"))
+    """A real capture by number ("02"), or one of ours by its file stem ("sim-01-…")."""
+    path = CAPTURES / f"{name}.ami" if name.startswith("sim-") else next(TRACES.glob(f"{name}-*.ami"))
     return parse_stream(path.read_bytes())
 
 
