@@ -62,3 +62,40 @@ def send_action(
     if "error" in data:
         raise _ERRORS.get(data["error"], PbxNotConnected)(data.get("message", ""))
     return data
+
+
+# --- operations ---
+
+
+@shared_task(name="telephony.operation")
+def run_operation(actor_id: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """One call operation for a user, by id (console or integrations queueing work).
+
+    A thin wrapper (HackSoft style): load the actor, enter their tenant scope, call the one
+    service; the service checks the right, audits and sends. Errors come back as data in the
+    API's shape, so a caller gets `{"error_id", "message", "details", "status"}`.
+    """
+    from accounts.models import User
+    from accounts.scoping import tenant_scope
+    from telephony import errors, services
+
+    actor = User.objects.filter(pk=actor_id, is_active=True).first()
+    if actor is None or operation not in services.OPERATIONS:
+        return {
+            "status": 404,
+            "error_id": "not-found",
+            "message": "No such user or operation.",
+            "details": {},
+        }
+    with tenant_scope(actor):
+        try:
+            return services.OPERATIONS[operation](actor=actor, **params).as_dict()
+        except errors.OperationError as exc:
+            return {"status": exc.status, **exc.as_dict()}
+        except TypeError:
+            return {
+                "status": 422,
+                "error_id": "invalid-input",
+                "message": "Unknown or missing parameters.",
+                "details": {},
+            }

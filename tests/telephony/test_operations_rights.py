@@ -199,3 +199,28 @@ def test_a_manager_key_of_another_department_cannot_see_sales_calls(
     state = client.get("/api/v1/state", headers={"Authorization": f"Bearer {raw}"}).json()
     seen = {p["extension"] for c in state["calls"] for p in c["parties"] if p["extension"]}
     assert seen == {"1003"}
+
+
+# --- the task level: the Celery task a console or integration queues ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("operation", "persona", "target", "outcome"),
+    [c for c in CELLS if c[0] in ("call_hangup", "call_spy")],
+)
+def test_task_rights(
+    pbx_auto: Pbx, request: pytest.FixtureRequest, operation: str, persona: str, target: str, outcome: str
+) -> None:
+    from telephony.tasks import run_operation
+
+    actor: User = request.getfixturevalue(persona)
+    ids = outside_calls(pbx_auto)
+    before = len(pbx_auto.sent())
+    params = {"call_id": ids[TARGETS[persona][target]], **ARGS[operation]}
+    result = run_operation.apply(args=(str(actor.pk), operation, params)).get()
+    if outcome == OK:
+        assert result["ok"] is True and len(pbx_auto.sent()) == before + 1
+    else:
+        assert result["status"] == {DENIED: 403, HIDDEN: 404}[outcome]
+        assert len(pbx_auto.sent()) == before
+    assert len(audits(operation)) == 1
