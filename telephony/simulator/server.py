@@ -154,10 +154,12 @@ class AmiServer:
 
     def stop(self, *, shutdown_frame: Headers | None = None) -> None:
         if self._sock is not None:
-            try:
-                self._sock.close()
-            except OSError:
-                pass
+            # close() alone does not wake a thread blocked in accept() on Linux; shutdown() does.
+            for end in (lambda: self._sock.shutdown(socket.SHUT_RDWR), self._sock.close):
+                try:
+                    end()
+                except OSError:
+                    pass
         with self.lock:
             sessions = list(self.sessions)
             for session in sessions:
