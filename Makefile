@@ -18,9 +18,15 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 # The demo on embedded defaults: SQLite, in-memory channel layer, eager Celery, the built-in
 # PBX simulator and the AMI link in this one process.
+# The simulator plays the demo tenant's PBX (seed_demo points it at 127.0.0.1:5038): 25
+# phones, queue `support` staffed by the Support department, calls flowing on their own.
+SIM_ARGS ?= --port 5038 --rate 12 --extensions 1001-1025 --queue-members 1016-1023 --unregistered 1025
+
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	$(PY) manage.py pbx_simulator $(SIM_ARGS) & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT) --noreload --insecure
 
 # Chromium for the browser tests, from Debian (playwright cannot download browsers here).

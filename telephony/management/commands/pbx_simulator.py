@@ -1,6 +1,7 @@
 """Run the AMI PBX simulator until SIGINT/SIGTERM (demo and training mode, `make run`).
 
-    python manage.py pbx_simulator --port 5038 --rate 20 --extensions 1001-1025 --seed 7
+    python manage.py pbx_simulator --port 5038 --rate 20 --extensions 1001-1025 --seed 7 \
+        --queue-members 1016-1023 --unregistered 1025
 
 On shutdown every call is hung up and `Event: Shutdown` is sent before the sockets close,
 as Asterisk does on a clean restart (trace 26a), so connected panels see a tidy end.
@@ -37,6 +38,8 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=5038)
         parser.add_argument("--rate", type=float, default=0.0, help="calls per minute (0: no traffic)")
         parser.add_argument("--extensions", default="1001-1006")
+        parser.add_argument("--queue-members", default="1003,1004", help="static members of queue support")
+        parser.add_argument("--unregistered", default="1006", help="phones that never register ('' for none)")
         parser.add_argument("--seed", type=int, default=None)
         parser.add_argument("--answer-delay", type=float, default=3.0, help="seconds phones ring")
         parser.add_argument("--talk", type=float, default=20.0, help="mean talk time in seconds")
@@ -45,7 +48,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         layout = PbxLayout.demo(
-            extensions=parse_extensions(opts["extensions"]), username=opts["username"], secret=opts["secret"]
+            extensions=parse_extensions(opts["extensions"]),
+            queue_members=parse_extensions(opts["queue_members"]) if opts["queue_members"] else (),
+            unregistered=parse_extensions(opts["unregistered"]) if opts["unregistered"] else (),
+            username=opts["username"],
+            secret=opts["secret"],
         )
         sim = Simulator(layout=layout, answer_delay=opts["answer_delay"], seed=opts["seed"])
         port = sim.start(host=opts["host"], port=opts["port"])
