@@ -54,12 +54,6 @@ class FrameParser:
         buffer = self._buffer + data if self._buffer else data
         parts = buffer.split(_END)
         rest = parts.pop()
-        if len(rest) > self.max_frame_bytes:
-            # No frame end in sight: drop what we have and resync on the next blank line.
-            self.dropped += 1
-            self._discarding = True
-            rest = b""
-        self._buffer = rest
         frames: list[Frame] = []
         append = frames.append
         wanted = self.wanted
@@ -78,6 +72,13 @@ class FrameParser:
             frame = self._parse(raw)
             if frame:
                 append(frame)
+        if len(rest) > self.max_frame_bytes:
+            # No frame end in sight: drop what we have and resync on the next blank line
+            # (the first part of a later feed is this frame's tail).
+            self.dropped += 1
+            self._discarding = True
+            rest = b""
+        self._buffer = rest
         return frames
 
     def _parse(self, raw: bytes) -> Frame:

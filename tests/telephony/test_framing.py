@@ -71,6 +71,13 @@ def test_an_oversized_frame_is_dropped_and_the_parser_resynchronises() -> None:
     assert FrameParser(max_frame_bytes=1024).feed(big) == [{"Event": "After"}]
 
 
+def test_frames_before_an_oversized_tail_in_the_same_read_are_kept() -> None:
+    parser = FrameParser(max_frame_bytes=1024)
+    frames = parser.feed(b"Event: Kept\r\n\r\nEvent: Huge\r\nData: " + b"z" * 5000)
+    assert frames == [{"Event": "Kept"}]
+    assert parser.feed(b"zzz\r\n\r\nEvent: After\r\n\r\n") == [{"Event": "After"}]
+
+
 def test_unwanted_events_are_skipped_but_responses_never_are() -> None:
     parser = FrameParser(wanted_events={"Hangup"})
     frames = parser.feed(
