@@ -143,6 +143,16 @@ AMI_EMBEDDED_LINKS = env.bool("AMI_EMBEDDED_LINKS", default=not REDIS_URL)
 # Seconds an operation waits for the PBX before answering "PBX not connected / timed out".
 AMI_ACTION_TIMEOUT = env.float("AMI_ACTION_TIMEOUT", default=8.0)
 
+# The dialplan the operations rely on (docs/asterisk/): names must match the PBX's config.
+SWITCHBOARD_DEFAULT_CONTEXT = env("SWITCHBOARD_DEFAULT_CONTEXT", default="internal")
+SWITCHBOARD_OUTBOUND_PREFIX = env("SWITCHBOARD_OUTBOUND_PREFIX", default="9")
+SWITCHBOARD_PARKING_LOT = env("SWITCHBOARD_PARKING_LOT", default="default")
+SWITCHBOARD_HOLD_LOT = env("SWITCHBOARD_HOLD_LOT", default="default")
+SWITCHBOARD_INTERCOM_CONTEXT = env("SWITCHBOARD_INTERCOM_CONTEXT", default="switchboard-intercom")
+SWITCHBOARD_IVR_EXTEN = env("SWITCHBOARD_IVR_EXTEN", default="7000")
+# Seconds an Originate waits for the first phone to answer (its OriginateResponse).
+SWITCHBOARD_ORIGINATE_TIMEOUT = env.float("SWITCHBOARD_ORIGINATE_TIMEOUT", default=35.0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

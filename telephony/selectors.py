@@ -82,7 +82,7 @@ def pbx_route(*, actor: Any) -> PbxRoute:
     link = PbxTenant.objects.filter(tenant_id=_tenant_id(actor)).select_related("pbx").first()
     if link is None or not link.pbx.enabled:
         raise errors.PbxNotConnected("Your company has no PBX connected.")
-    default_context = getattr(settings, "SWITCHBOARD_DEFAULT_CONTEXT", "internal")
+    default_context = settings.SWITCHBOARD_DEFAULT_CONTEXT
     return PbxRoute(
         pbx_id=str(link.pbx_id), context=link.context or default_context, prefix=link.endpoint_prefix
     )

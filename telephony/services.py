@@ -41,10 +41,6 @@ EXTERNAL_RE = re.compile(r"\+[0-9]{3,20}|[0-9]{7,20}", re.ASCII)
 REASON_MAX = 40
 
 
-def _setting(name: str, default: Any) -> Any:
-    return getattr(settings, name, default)
-
-
 @dataclass
 class OperationResult:
     ok: bool
@@ -130,7 +126,7 @@ def _send(
     from telephony import tasks
     from telephony.ami import errors as ami_errors
 
-    timeout = float(timeout if timeout is not None else _setting("AMI_ACTION_TIMEOUT", 8.0))
+    timeout = float(timeout if timeout is not None else settings.AMI_ACTION_TIMEOUT)
     try:
         result = tasks.send_action(route.pbx_id, action.name, [list(h) for h in action.headers], timeout)
     except ami_errors.PbxNotConnected as exc:
@@ -187,7 +183,7 @@ def resolve_destination(*, actor: Any, raw: Any) -> Destination:
     if not isinstance(raw, str) or not DESTINATION_RE.fullmatch(raw):
         raise errors.InvalidDestination(destination=_printable(raw, 60))
     tenant_id = actor.tenant_id
-    prefix = str(_setting("SWITCHBOARD_OUTBOUND_PREFIX", "9"))
+    prefix = str(settings.SWITCHBOARD_OUTBOUND_PREFIX)
     voicemail = raw[1:] if raw.startswith("*") else None
     account = selectors.account_lookup(tenant_id=tenant_id, number=voicemail or raw)
     if account is not None:
@@ -278,13 +274,13 @@ def call_originate(attempt: Attempt, *, from_: str | None = None, to: str) -> Op
         "variables": {"SWITCHBOARD_ORIGIN": "console"},
     }
     if account.kind == AccountKind.ALTERNATIVE:
-        prefix = str(_setting("SWITCHBOARD_OUTBOUND_PREFIX", "9"))
+        prefix = str(settings.SWITCHBOARD_OUTBOUND_PREFIX)
         action = actions.originate_local(
             via_context=route.context, via_exten=prefix + account.number, **common
         )
     else:
         action = actions.originate_exten(from_endpoint=route.endpoint(account.number), **common)
-    summary = _send(route, action, timeout=_setting("SWITCHBOARD_ORIGINATE_TIMEOUT", 35.0))
+    summary = _send(route, action, timeout=settings.SWITCHBOARD_ORIGINATE_TIMEOUT)
     return OperationResult(True, "call_originate", "Calling.", account.number, dest.exten, summary)
 
 
@@ -397,7 +393,7 @@ def call_hold(attempt: Attempt, *, call_id: str, extension: str | None = None) -
     call = selectors.call_get(actor=actor, call_id=call_id)
     party = _acting_party(actor, call, "telephony.hold", extension)
     far = _far(call, party)
-    lot = str(_setting("SWITCHBOARD_HOLD_LOT", "default"))
+    lot = str(settings.SWITCHBOARD_HOLD_LOT)
     action = actions.park(target=far.channel, timeout_channel=party.channel, lot=lot)
     summary = _send(selectors.pbx_route(actor=actor), action)
     return OperationResult(True, "call_hold", "On hold.", call_id, party.endpoint, summary)
@@ -443,7 +439,7 @@ def call_park(attempt: Attempt, *, call_id: str, extension: str | None = None) -
     call = selectors.call_get(actor=actor, call_id=call_id)
     party = _acting_party(actor, call, "telephony.park", extension)
     far = _far(call, party)
-    lot = str(_setting("SWITCHBOARD_PARKING_LOT", "default"))
+    lot = str(settings.SWITCHBOARD_PARKING_LOT)
     summary = _send(
         selectors.pbx_route(actor=actor),
         actions.park(target=far.channel, timeout_channel=party.channel, lot=lot),
@@ -492,7 +488,7 @@ def call_pickup(attempt: Attempt, *, call_id: str, extension: str | None = None)
         ringing_endpoint=route.endpoint(party.endpoint),
         caller_number=mine,
     )
-    summary = _send(route, action, timeout=_setting("SWITCHBOARD_ORIGINATE_TIMEOUT", 35.0))
+    summary = _send(route, action, timeout=settings.SWITCHBOARD_ORIGINATE_TIMEOUT)
     return OperationResult(True, "call_pickup", "Picked up.", call_id, party.endpoint, summary)
 
 
@@ -509,13 +505,13 @@ def call_intercom(attempt: Attempt, *, to: str) -> OperationResult:
     route = selectors.pbx_route(actor=actor)
     action = actions.originate_exten(
         from_endpoint=route.endpoint(mine),
-        to_context=str(_setting("SWITCHBOARD_INTERCOM_CONTEXT", "switchboard-intercom")),
+        to_context=str(settings.SWITCHBOARD_INTERCOM_CONTEXT),
         to_exten=ext,
         caller_name="Intercom",
         caller_number=ext,
         variables={"SWITCHBOARD_ORIGIN": "intercom"},
     )
-    summary = _send(route, action, timeout=_setting("SWITCHBOARD_ORIGINATE_TIMEOUT", 35.0))
+    summary = _send(route, action, timeout=settings.SWITCHBOARD_ORIGINATE_TIMEOUT)
     return OperationResult(True, "call_intercom", "Intercom open.", mine, ext, summary)
 
 
@@ -525,7 +521,7 @@ def call_send_to_ivr(
 ) -> OperationResult:
     """Redirect the caller into an IVR's entry extension (trace 22)."""
     actor = attempt.actor
-    ivr = ivr or str(_setting("SWITCHBOARD_IVR_EXTEN", "7000"))
+    ivr = ivr or str(settings.SWITCHBOARD_IVR_EXTEN)
     attempt.target, attempt.destination = call_id, ivr if isinstance(ivr, str) else repr(ivr)
     if not isinstance(ivr, str) or not IVR_RE.fullmatch(ivr):
         raise errors.InvalidDestination("An IVR is named by its number, e.g. 7000.")
@@ -558,7 +554,7 @@ def call_spy(attempt: Attempt, *, call_id: str, mode: str, extension: str | None
     action = actions.spy(
         spy_endpoint=route.endpoint(mine), target_channel=party.channel, mode=mode, caller_number=mine
     )  # type: ignore[arg-type]
-    summary = _send(route, action, timeout=_setting("SWITCHBOARD_ORIGINATE_TIMEOUT", 35.0))
+    summary = _send(route, action, timeout=settings.SWITCHBOARD_ORIGINATE_TIMEOUT)
     return OperationResult(
         True, "call_spy", f"{mode.capitalize()} started.", call_id, party.endpoint, summary
     )
