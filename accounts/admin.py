@@ -13,7 +13,6 @@ Every tenant-owned ModelAdmin of every app derives from `TenantModelAdmin` (or m
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,8 +35,19 @@ from accounts.forms import (
     SwitchboardUserChangeForm,
     SwitchboardUserCreationForm,
 )
-from accounts.models import ApiKey, Department, Role, Tenant, User
+from accounts.models import (
+    OPERATION_RIGHTS,
+    RECORDING_RIGHTS,
+    RIGHT_FIELDS,
+    VIEW_RIGHTS,
+    ApiKey,
+    Department,
+    Role,
+    Tenant,
+    User,
+)
 from accounts.resources import ApiKeyResource, UserResource
+from accounts.services import api_key_create
 from telephony.models import Account, AccountKind
 
 # Rights come from accounts/rules.py alone: no auth groups or permission rows to edit.
@@ -240,11 +250,6 @@ class DepartmentAdmin(TenantModelAdmin):
 
 # --- users -----------------------------------------------------------------------------------
 
-VIEW_RIGHTS = ("show_my_calls", "can_see_presence", "can_see_calls")
-OPERATION_RIGHTS = ("can_pickup", "can_transfer", "can_park", "can_intercom", "can_control_ivr")
-RECORDING_RIGHTS = ("show_call_recording", "can_delete_recordings", "can_control_recording")
-RIGHT_FIELDS = VIEW_RIGHTS + OPERATION_RIGHTS + RECORDING_RIGHTS
-
 
 def right_action(field: str, grant: bool) -> Callable[[Any, HttpRequest, QuerySet], None]:
     """One bulk action "grant <right>" or "revoke <right>"; the queryset is already scoped."""
@@ -358,40 +363,6 @@ class UserAdmin(TenantAdminMixin, ImportExportMixin, DjangoUserAdmin):
 
 
 # --- API keys --------------------------------------------------------------------------------
-
-
-def api_key_create(
-    *, tenant_id: Any, name: str, user: User | None = None, role: str = Role.USER
-) -> tuple[ApiKey, str]:
-    """Create an API key (and its service user unless one is given); returns (row, raw key).
-
-    Only the SHA-256 and the first characters are stored: the raw key exists only in the
-    returned value, shown once to the admin who created it.
-    """
-    raw = ApiKey.generate()
-    with transaction.atomic():
-        if user is None:
-            tenant = Tenant.objects.get(pk=tenant_id)
-            user = User(
-                username=f"api-{tenant.slug}-{secrets.token_hex(4)}",
-                first_name=name[:150],
-                last_name="(API key)",
-                tenant=tenant,
-                role=role,
-                is_service_account=True,
-            )
-            user.set_unusable_password()
-            user.full_clean()
-            user.save()
-        key = ApiKey(
-            tenant_id=tenant_id,
-            name=name,
-            user=user,
-            prefix=raw[: ApiKey.PREFIX_LENGTH],
-            key_hash=ApiKey.hash(raw),
-        )
-        key.save()
-    return key, raw
 
 
 @admin.action(description="Revoke the selected API keys", permissions=["change"])

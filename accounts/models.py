@@ -61,6 +61,13 @@ class RecordingPolicy(models.TextChoices):
     ALL = "all", "All calls"
 
 
+# The right fields of User, by kind: admin filters and bulk actions, CSV columns, API keys.
+VIEW_RIGHTS = ("show_my_calls", "can_see_presence", "can_see_calls")
+OPERATION_RIGHTS = ("can_pickup", "can_transfer", "can_park", "can_intercom", "can_control_ivr")
+RECORDING_RIGHTS = ("show_call_recording", "can_delete_recordings", "can_control_recording")
+RIGHT_FIELDS = VIEW_RIGHTS + OPERATION_RIGHTS + RECORDING_RIGHTS
+
+
 class SwitchboardUserManager(UserManager.from_queryset(TenantQuerySet)):  # type: ignore[misc]
     """Users are not scope-guarded (login must find them before any scope); use for_tenant()."""
 

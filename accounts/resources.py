@@ -21,24 +21,12 @@ from django.core.exceptions import ValidationError
 from import_export import fields, resources, widgets
 
 from accounts.forms import account_number_taken, taken_message
-from accounts.models import ApiKey, Department, Role, User
+from accounts.models import RIGHT_FIELDS, ApiKey, Department, Role, User
 from accounts.scoping import tenant_scope_for
 from telephony.models import Account, AccountKind
 from telephony.numbers import validate_extension, validate_phone_number
 
-RIGHT_COLUMNS = (
-    "show_my_calls",
-    "can_see_presence",
-    "can_see_calls",
-    "can_pickup",
-    "can_transfer",
-    "can_park",
-    "can_intercom",
-    "can_control_ivr",
-    "show_call_recording",
-    "can_delete_recordings",
-    "can_control_recording",
-)
+RIGHT_COLUMNS = RIGHT_FIELDS
 IMPORTABLE_ROLES = (Role.USER, Role.MANAGER, Role.OWNER)
 
 

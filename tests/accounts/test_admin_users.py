@@ -9,11 +9,10 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import ApiKey, Department, Role, Tenant, User
+from accounts.models import RIGHT_FIELDS, ApiKey, Department, Role, Tenant, User
 from accounts.scoping import dangerously_all_tenants
 from telephony.models import Account, AccountKind
 from tests.factories import make_account, make_department
-
 
 ADD_URL = reverse("admin:accounts_user_add")
 CHANGELIST = reverse("admin:accounts_user_changelist")
@@ -227,16 +226,7 @@ def test_bulk_grant_and_revoke_a_right(
 def test_every_right_has_a_grant_and_a_revoke_action(client: Client, owner: User) -> None:
     client.force_login(owner)
     actions = dict(client.get(CHANGELIST).context["action_form"].fields["action"].choices)
-    for field in (
-        "show_my_calls",
-        "can_see_presence",
-        "can_see_calls",
-        "can_pickup",
-        "can_transfer",
-        "can_park",
-        "can_intercom",
-        "can_control_ivr",
-    ):
+    for field in RIGHT_FIELDS:
         assert f"grant_{field}" in actions and f"revoke_{field}" in actions, field
 
 

@@ -14,7 +14,6 @@ from accounts.resources import UserResource
 from accounts.scoping import dangerously_all_tenants
 from telephony.models import Account, AccountKind
 
-
 IMPORT_URL = reverse("admin:accounts_user_import")
 PROCESS_URL = reverse("admin:accounts_user_process_import")
 HEADER = "username,first_name,last_name,department,role,extension,alternative_number,can_pickup,password\n"

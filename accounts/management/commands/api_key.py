@@ -7,26 +7,15 @@ rights are that user's rights, edited in Django admin like anyone's.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
-from accounts.models import ApiKey, Department, Role, Tenant, User
+from accounts.models import ApiKey, Department, Role, Tenant
 from accounts.scoping import dangerously_all_tenants
-
-RIGHTS = (
-    "can_see_presence",
-    "can_see_calls",
-    "can_pickup",
-    "can_transfer",
-    "can_park",
-    "can_intercom",
-    "can_control_ivr",
-)
+from accounts.services import API_KEY_RIGHTS, api_key_create
 
 
 class Command(BaseCommand):
@@ -40,7 +29,7 @@ class Command(BaseCommand):
         create.add_argument("--role", choices=[Role.USER, Role.MANAGER], default=Role.USER)
         create.add_argument("--department", default=None, help="department name (department-bound rights)")
         create.add_argument(
-            "--right", action="append", default=[], choices=RIGHTS, help="grant a right (repeatable)"
+            "--right", action="append", default=[], choices=API_KEY_RIGHTS, help="grant a right (repeatable)"
         )
         revoke = sub.add_parser("revoke", help="revoke a key (it stops working at once)")
         revoke.add_argument("--tenant", required=True)
@@ -70,26 +59,10 @@ class Command(BaseCommand):
             dept = Department.objects.filter(tenant=tenant_obj, name=department).first()
             if dept is None:
                 raise CommandError(f"no department {department!r} in tenant {tenant}")
-        user = User(
-            username=f"api-{tenant_obj.slug}-{slugify(name)[:40] or 'key'}-{uuid.uuid4().hex[:6]}",
-            first_name=f"API key {name}"[:150],
-            tenant=tenant_obj,
-            department=dept,
-            role=role,
-            is_service_account=True,
-            **{field: True for field in right},
+        key, raw = api_key_create(
+            tenant_id=tenant_obj.pk, name=name, role=role, department=dept, rights=right
         )
-        user.set_unusable_password()
-        user.full_clean()
-        user.save()
-        raw = ApiKey.generate()
-        ApiKey.objects.create(
-            tenant=tenant_obj,
-            name=name,
-            user=user,
-            prefix=raw[: ApiKey.PREFIX_LENGTH],
-            key_hash=ApiKey.hash(raw),
-        )
+        user = key.user
         self.stderr.write(
             f"API key {name!r} for {tenant_obj.slug} (service user {user.username}); shown once:"
         )
