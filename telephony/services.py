@@ -107,6 +107,10 @@ def audited(operation: str) -> Callable[[Callable[..., OperationResult]], Callab
                 # The last gate caught what validation upstream let through: a bug or an attack.
                 _audit(attempt, AuditResult.INVALID, f"refused at the AMI gate: {exc}")
                 raise errors.InvalidInput("That value cannot be sent to the PBX.") from exc
+            except Exception as exc:
+                # Not an expected refusal: still one audit row, then the error goes up as is.
+                _audit(attempt, AuditResult.FAILED, f"internal error: {type(exc).__name__}")
+                raise
             _audit(attempt, AuditResult.OK, result.message)
             return result
 
