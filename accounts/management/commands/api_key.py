@@ -26,7 +26,12 @@ class Command(BaseCommand):
         create = sub.add_parser("create", help="create a key and print it once")
         create.add_argument("--tenant", required=True, help="tenant slug")
         create.add_argument("--name", required=True, help="what the key is for, e.g. CRM")
-        create.add_argument("--role", choices=[Role.USER, Role.MANAGER], default=Role.USER)
+        create.add_argument(
+            "--role",
+            choices=[Role.USER.value, Role.MANAGER.value, Role.OWNER.value],
+            default=Role.USER.value,
+            help="owner: every user of the tenant (a CRM); manager + --department: that department",
+        )
         create.add_argument("--department", default=None, help="department name (department-bound rights)")
         create.add_argument(
             "--right", action="append", default=[], choices=API_KEY_RIGHTS, help="grant a right (repeatable)"
