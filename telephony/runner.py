@@ -10,6 +10,15 @@ Resync: while the snapshot actions run, live events keep arriving. They are held
 in order, and fed after `engine.end_resync()`: every engine update is idempotent and
 order-tolerant (DESIGN.md), so an event older than the snapshot is a no-op and a newer one
 wins. The engine may buffer between begin/end as well; it then simply sees no live frames.
+
+Actions: `send` tells the engine about every action before a byte of it is written
+(`engine.note_action`, with its ActionID): the spy mode of a ChanSpy Originate is matched to
+its OriginateResponse by ActionID, and a Redirect (AMI raises no event for it) becomes a step
+of the call's history. An async Originate waits for its OriginateResponse (its real outcome).
+
+Publishing: deltas come from the reader thread and from senders' threads; `_emit` holds a
+lock of its own while it reads the views and writes them out, so an older view can never
+overwrite a newer one in the cache.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from telephony import linkstate
 from telephony.ami.framing import Frame
-from telephony.ami.link import AmiLink, AmiResult
+from telephony.ami.link import AUTO, AmiLink, AmiResult, awaited_event
 
 if TYPE_CHECKING:
     from telephony.models import PbxServer
@@ -48,6 +57,8 @@ class EngineLike(Protocol):
     def begin_resync(self) -> None: ...
     def end_resync(self) -> list[Any]: ...
     def tenant_view(self, tenant_id: Any) -> dict[str, Any]: ...
+
+    # Optional (`note_action(action: dict) -> deltas`): told about every action sent.
 
 
 Publish = Callable[[Any, Sequence[Any], Any], None]
@@ -116,6 +127,7 @@ class PbxRunner:
         self.engine = engine
         self.holder = holder
         self.lock = threading.RLock()
+        self._publish_lock = threading.Lock()
         self.snapshot_timeout = snapshot_timeout
         self._publish = publish or _default_publish
         self._views = _LockedViews(engine, self.lock)
@@ -164,8 +176,29 @@ class PbxRunner:
     def stop(self) -> None:
         self.link.stop()
 
-    def send(self, action: str, headers: Iterable[tuple[str, str]] = (), timeout: float = 5.0) -> AmiResult:
-        return self.link.send(action, headers, timeout)
+    def send(
+        self,
+        action: str,
+        headers: Iterable[tuple[str, str]] = (),
+        timeout: float = 5.0,
+        *,
+        await_event: str | None = AUTO,
+    ) -> AmiResult:
+        """Send one action on the link, noted to the engine first (module docstring).
+
+        `await_event`: AUTO waits for the event `awaited_event` names (OriginateResponse for an
+        async Originate), None for the response only, or an event name (AmiLink.send).
+        """
+        headers = [(str(k), str(v)) for k, v in headers]
+        if await_event == AUTO:
+            await_event = awaited_event(action, headers)
+        return self.link.send(
+            action,
+            headers,
+            timeout,
+            await_event=await_event,
+            before_send=lambda action_id: self._note_action(action, headers, action_id),
+        )
 
     def tenant_view(self, tenant_id: Any) -> dict[str, Any]:
         return self._views.tenant_view(tenant_id)
@@ -174,12 +207,36 @@ class PbxRunner:
         """Re-write the link state, so readers can tell a live holder from a dead one."""
         self._on_state(self.link.state, self.link.detail)
 
+    def _note_action(self, action: str, headers: Sequence[tuple[str, str]], action_id: str) -> None:
+        """Tell the engine about an action about to be written (caller's thread); publish."""
+        note = getattr(self.engine, "note_action", None)
+        if note is None:
+            return
+        frame: dict[str, Any] = {}
+        for key, value in headers:
+            if key.lower() == "actionid":
+                continue
+            if key in frame:  # repeated headers (Variable) as lists, as in the `.actions` files
+                previous = frame[key]
+                frame[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+            else:
+                frame[key] = value
+        frame["Action"], frame["ActionID"] = action, action_id
+        try:
+            with self.lock:
+                deltas = list(note(frame) or ())
+        except Exception:  # noqa: BLE001 - the engine's bookkeeping must not stop the action
+            log.exception("PBX %s: engine.note_action failed for %s", self.pbx_id, action)
+            return
+        self._emit(deltas)
+
     # --- link callbacks --------------------------------------------------------------------
     def _emit(self, deltas: Sequence[Any]) -> None:
         if not deltas:
             return
         try:
-            self._publish(self.pbx_id, deltas, self._views)
+            with self._publish_lock:
+                self._publish(self.pbx_id, deltas, self._views)
         except Exception:  # noqa: BLE001 - a publishing failure must not stop the link
             log.exception("PBX %s: publishing %d deltas failed", self.pbx_id, len(deltas))
 

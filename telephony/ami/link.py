@@ -15,6 +15,12 @@ with a socket and a listen thread, but it has defects that would take a panel do
     (PbxBusy) instead of blocking every caller.
 (d) list actions (`EventList: start` … `XxxComplete`) deliver their rows as events after the
     response, and it returns only the response; we collect the rows into AmiResult.events.
+(e) an async Originate answers "Originate successfully queued" at once; its real outcome is
+    the `OriginateResponse` event with the same ActionID, when the phone answers or the
+    attempt fails (trace 24: an unregistered phone → Failure, Reason 0). `send(...,
+    await_event="OriginateResponse")` keeps the request pending until that event (which may
+    also come before the response) and puts it into AmiResult.events; `ok` is then the
+    event's outcome. The event still goes to `on_frame` too, before the caller wakes.
 Also: its regex framing decodes per packet and its Event/Response classes keep one value
 per header (`ChanVariable`, `Output` repeat); every byte goes through
 `telephony.ami.framing.FrameParser` instead, which keeps repeated headers as lists, replaces
@@ -82,13 +88,58 @@ LIST_EVENTS = frozenset(
     }
 )
 
+# Events a request may wait for (`await_event`), kept by the parser whatever the filter.
+AWAITABLE_EVENTS = frozenset({"OriginateResponse"})
+
+# `send(..., await_event=AUTO)` (runner, tasks): wait for what `awaited_event` says.
+AUTO = "auto"
+
+# OriginateResponse `Reason` (Asterisk's AST_CONTROL_* of the outgoing attempt).
+ORIGINATE_REASONS = {
+    "0": "the phone could not be called (not registered or unknown)",
+    "1": "hung up",
+    "3": "no answer",
+    "4": "answered",
+    "5": "busy",
+    "8": "congestion",
+}
+# Asterisk's own default when an Originate has no `Timeout` header, in seconds.
+ORIGINATE_DEFAULT_TIMEOUT = 30.0
+
 StateCallback = Callable[[str, str], None]
+
+
+def _true(value: str) -> bool:
+    """Asterisk's ast_true()."""
+    return value.strip().lower() in ("yes", "true", "y", "t", "1", "on")
+
+
+def awaited_event(action: str, headers: Iterable[tuple[str, str]]) -> str | None:
+    """The event that carries an action's real outcome: OriginateResponse for an async
+    Originate (a synchronous one answers only when done), else None."""
+    if action.lower() != "originate":
+        return None
+    return "OriginateResponse" if any(k.lower() == "async" and _true(v) for k, v in headers) else None
+
+
+def originate_seconds(headers: Iterable[tuple[str, str]]) -> float:
+    """How long the PBX lets an Originate ring before it reports Failure (`Timeout`, ms)."""
+    for key, value in headers:
+        if key.lower() == "timeout":
+            try:
+                return max(0.0, int(value) / 1000.0)
+            except ValueError:
+                break
+    return ORIGINATE_DEFAULT_TIMEOUT
 
 
 @dataclass
 class AmiResult:
     """The reply to one action. For EventList actions `events` holds the rows, without the
-    closing `…Complete` event; `ok` is False for `Response: Error` (see trace 24)."""
+    closing `…Complete` event; `ok` is False for `Response: Error` (see trace 24). With
+    `await_event`, `events` holds that event and `ok` / `message` are its outcome (an
+    OriginateResponse Failure: ok False, message "Originate failed: <why> (Reason n)");
+    `response` stays the PBX's first answer ("Originate successfully queued")."""
 
     response: Frame
     events: list[Frame] = field(default_factory=list)
@@ -116,17 +167,42 @@ def _text(frame: Frame, key: str) -> str:
 
 
 class _Pending:
-    """One action waiting for its response (and, for lists, its rows)."""
+    """One action waiting for its response (and, for lists, its rows; or an awaited event)."""
 
-    __slots__ = ("action", "done", "response", "events", "listing", "error")
+    __slots__ = ("action", "done", "response", "events", "listing", "error", "await_event", "outcome")
 
-    def __init__(self, action: str) -> None:
+    def __init__(self, action: str, await_event: str | None = None) -> None:
         self.action = action
         self.done = threading.Event()
         self.response: Frame | None = None
         self.events: list[Frame] = []
         self.listing = False
         self.error: AmiError | None = None
+        self.await_event = await_event
+        self.outcome: Frame | None = None  # the awaited event, once it came
+
+    def complete(self) -> bool:
+        """Whether the response (and the awaited event, if any and the PBX accepted) are in.
+
+        Only a Success response waits for the event: an Error means it will never come.
+        """
+        if self.response is None:
+            return False
+        if self.listing or self.await_event is None or self.outcome is not None:
+            return not self.listing
+        return _text(self.response, "Response") != "Success"
+
+
+def _outcome(event: Frame, accepted: str) -> tuple[bool, str]:
+    """ok and message of an awaited event: `Response: Success` or a failure with its Reason."""
+    if _text(event, "Response") == "Success":
+        return True, accepted
+    name = _text(event, "Event")
+    reason = _text(event, "Reason")
+    if name == "OriginateResponse":
+        why = ORIGINATE_REASONS.get(reason, "failed")
+        return False, f"Originate failed: {why} (Reason {reason or '?'})"
+    return False, f"{name}: {_text(event, 'Response') or 'Failure'} (Reason {reason or '?'})"
 
 
 class _LinkClient(AMIClient):  # type: ignore[misc]
@@ -158,7 +234,11 @@ class _LinkClient(AMIClient):  # type: ignore[misc]
         self._write_lock = threading.Lock()
         self._outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=send_queue_size)
         self._writer: threading.Thread | None = None
-        wanted = None if wanted_events is None else frozenset(wanted_events) | LINK_EVENTS | LIST_EVENTS
+        wanted = (
+            None
+            if wanted_events is None
+            else frozenset(wanted_events) | LINK_EVENTS | LIST_EVENTS | AWAITABLE_EVENTS
+        )
         self._parser = FrameParser(wanted_events=wanted, max_frame_bytes=max_frame_bytes)
         self._on_event = on_event
         self.finished = threading.Event()
@@ -249,10 +329,11 @@ class _LinkClient(AMIClient):  # type: ignore[misc]
             self._fail_all()
 
     def fire_recv_pack(self, frame: Frame) -> None:  # type: ignore[override]
-        if "Response" in frame:
-            self._on_response(frame)
-        elif "Event" in frame:
+        # Event first: some events carry a `Response` header too (OriginateResponse).
+        if "Event" in frame:
             self._on_frame_event(frame)
+        elif "Response" in frame:
+            self._on_response(frame)
         # Anything else (garbage that happened to hold a colon) is ignored.
 
     def _on_response(self, frame: Frame) -> None:
@@ -266,13 +347,16 @@ class _LinkClient(AMIClient):  # type: ignore[misc]
                 return
             pending.response = frame
             pending.listing = listing
-            if not listing:
+            complete = pending.complete()
+            if complete:
                 del self._futures[action_id]
-        if not listing:
+        if complete:
             pending.done.set()
 
     def _on_frame_event(self, frame: Frame) -> None:
         action_id = frame.get("ActionID")
+        name = _text(frame, "Event")
+        awaited: _Pending | None = None
         if isinstance(action_id, str):
             # Defect (d): rows of a list in progress belong to the caller, not the live stream.
             # An event that merely carries an ActionID (UserEvent, trace 24) is live.
@@ -280,13 +364,27 @@ class _LinkClient(AMIClient):  # type: ignore[misc]
                 pending = self._futures.get(action_id)
                 if pending is not None and pending.listing:
                     done = _text(frame, "EventList").lower() == "complete"
-                    if done or _text(frame, "Event").endswith("Complete"):  # older modules omit EventList
+                    if done or name.endswith("Complete"):  # older modules omit EventList
                         del self._futures[action_id]
                         pending.done.set()
                     else:
                         pending.events.append(frame)
                     return
-        name = _text(frame, "Event")
+                if pending is not None and pending.await_event == name and pending.outcome is None:
+                    # (e): the outcome of e.g. an async Originate; it may precede the response.
+                    pending.outcome = frame
+                    pending.events.append(frame)
+                    if pending.complete():
+                        del self._futures[action_id]
+                        awaited = pending
+        try:
+            self._dispatch(name, frame)
+        finally:
+            # After the live stream has it: whoever waited finds the engine already fed.
+            if awaited is not None:
+                awaited.done.set()
+
+    def _dispatch(self, name: str, frame: Frame) -> None:
         if name == "FullyBooted":
             self.booted = True
             self.boot_or_close.set()
@@ -310,18 +408,36 @@ class _LinkClient(AMIClient):  # type: ignore[misc]
     def next_action_id(self) -> str:
         return f"{self._prefix}{next(self._ids)}"
 
-    def request(self, action: str, headers: Iterable[tuple[str, str]], timeout: float) -> AmiResult:
-        """Send one action and wait for its response (and list rows)."""
+    def request(
+        self,
+        action: str,
+        headers: Iterable[tuple[str, str]],
+        timeout: float,
+        *,
+        await_event: str | None = None,
+        before_send: Callable[[str], None] | None = None,
+    ) -> AmiResult:
+        """Send one action and wait for its response (and list rows, or `await_event`).
+
+        `before_send(action_id)` runs on the caller's thread once the ActionID is known and
+        before a byte is written, so nothing the PBX answers can overtake it.
+        """
         action_id = self.next_action_id()
         data = encode_action(
             action, [(k, v) for k, v in headers if k.lower() != "actionid"] + [("ActionID", action_id)]
         )
-        pending = _Pending(action)
+        if await_event is not None:
+            wanted = self._parser.wanted
+            if wanted is not None and await_event.encode() not in wanted:
+                self._parser.wanted = wanted | {await_event.encode()}  # one atomic rebind
+        pending = _Pending(action, await_event)
         with self._lock:
             if self.finished.is_set():
                 raise PbxNotConnected(f"{self.name}: not connected")
             self._futures[action_id] = pending
         try:
+            if before_send is not None:
+                before_send(action_id)
             self._outbox.put_nowait(data)
         except queue.Full:
             self._forget(action_id)
@@ -329,18 +445,30 @@ class _LinkClient(AMIClient):  # type: ignore[misc]
                 f"{self.name}: AMI send queue full ({self._outbox.maxsize} actions waiting); the PBX is not reading",
                 action=action,
             ) from None
-        if not pending.done.wait(timeout):
+        except BaseException:
             self._forget(action_id)
+            raise
+        if not pending.done.wait(timeout) and self._forget(action_id):
+            if pending.response is not None and await_event is not None:
+                raise PbxTimeout(
+                    f"{self.name}: {action} accepted but no {await_event} within {timeout:g} s",
+                    action=action,
+                )
             raise PbxTimeout(f"{self.name}: no reply to {action} within {timeout:g} s", action=action)
+        pending.done.wait()  # completed just as the wait timed out: set (or about to be)
         if pending.error is not None:
             raise pending.error
         response = pending.response or {}
         ok = _text(response, "Response") in ("Success", "Follows", "Goodbye")
-        return AmiResult(response, pending.events, ok, _text(response, "Message"))
+        message = _text(response, "Message")
+        if ok and pending.outcome is not None:
+            ok, message = _outcome(pending.outcome, message)
+        return AmiResult(response, pending.events, ok, message)
 
-    def _forget(self, action_id: str) -> None:
+    def _forget(self, action_id: str) -> bool:
+        """Drop a pending action; False if it had completed (or failed) meanwhile."""
         with self._lock:
-            self._futures.pop(action_id, None)
+            return self._futures.pop(action_id, None) is not None
 
 
 class AmiLink:
@@ -414,14 +542,29 @@ class AmiLink:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
-    def send(self, action: str, headers: Iterable[tuple[str, str]] = (), timeout: float = 5.0) -> AmiResult:
-        """Send an action; raises PbxNotConnected (incl. PbxBusy) or PbxTimeout."""
+    def send(
+        self,
+        action: str,
+        headers: Iterable[tuple[str, str]] = (),
+        timeout: float = 5.0,
+        *,
+        await_event: str | None = None,
+        before_send: Callable[[str], None] | None = None,
+    ) -> AmiResult:
+        """Send an action; raises PbxNotConnected (incl. PbxBusy) or PbxTimeout.
+
+        `await_event` (e.g. "OriginateResponse" for an async Originate, see `awaited_event`):
+        also wait, within the same `timeout`, for the event of that name with this action's
+        ActionID; it ends up in `events` and decides `ok` / `message`. The link dropping
+        meanwhile raises PbxNotConnected; `timeout` passing raises PbxTimeout (the PBX had
+        accepted the action: it may still happen). `before_send(action_id)`: see `request`.
+        """
         session = self._session
         if session is None or not session.ready or session.finished.is_set():
             raise PbxNotConnected(
                 f"{self.name}: not connected ({self.state}: {self.detail})", state=self.state
             )
-        return session.request(action, headers, timeout)
+        return session.request(action, headers, timeout, await_event=await_event, before_send=before_send)
 
     def wait_for_state(self, status: str, timeout: float) -> bool:
         """Block until the link reports `status` (for tests and start-up), or time out."""

@@ -467,3 +467,182 @@ def test_stop_ends_the_session_and_reports_it(
     assert rec.states[-1] == ("disconnected", "stopped")
     with pytest.raises(PbxNotConnected):
         link.send("Ping")
+
+
+# --- (e) an async Originate's outcome (OriginateResponse) ----------------------------------------
+
+QUEUED = "Originate successfully queued"
+ORIGINATE = [("Channel", "PJSIP/1006"), ("Context", "internal"), ("Exten", "1002"), ("Async", "true")]
+
+
+def queued(action: Frame) -> list[Any]:
+    return [{"Response": "Success", "ActionID": action["ActionID"], "Message": QUEUED}]
+
+
+def originate_response(action_id: str, response: str = "Success", reason: str = "4") -> Frame:
+    """As trace 11 (Success, Reason 4) and trace 24 (unregistered phone: Failure, Reason 0)."""
+    return {
+        "Event": "OriginateResponse",
+        "Privilege": "call,all",
+        "ActionID": action_id,
+        "Response": response,
+        "Channel": "PJSIP/1006",
+        "Context": "internal",
+        "Exten": "1002",
+        "Reason": reason,
+        "Uniqueid": "1795372374.37" if response == "Success" else "<unknown>",
+        "CallerIDNum": "<unknown>",
+        "CallerIDName": "<unknown>",
+    }
+
+
+class Sender:
+    """`link.send` on a thread of its own, as a Celery task waiting for the phone."""
+
+    def __init__(self, link: AmiLink, *args: Any, **kwargs: Any) -> None:
+        self.result: Any = None
+        self.error: Exception | None = None
+        self.thread = threading.Thread(target=self._run, args=(link, args, kwargs), daemon=True)
+        self.thread.start()
+
+    def _run(self, link: AmiLink, args: Any, kwargs: Any) -> None:
+        try:
+            self.result = link.send(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001
+            self.error = exc
+
+    def join(self) -> Sender:
+        self.thread.join(WAIT)
+        assert not self.thread.is_alive()
+        return self
+
+
+def sent_originate(server: FakeAmi) -> str:
+    assert server.wait_for(lambda: len(server.actions_named("Originate")) == 1)
+    return str(server.actions_named("Originate")[0]["ActionID"])
+
+
+def test_e_an_async_originate_returns_its_originate_response_not_the_queued_reply(
+    server: FakeAmi, make_link: Callable[..., tuple[AmiLink, Recorder]]
+) -> None:
+    server.script["Originate"] = queued
+    link, rec = make_link(server)
+    assert connected(link)
+    sender = Sender(link, "Originate", ORIGINATE, WAIT, await_event="OriginateResponse")
+    action_id = sent_originate(server)
+    # The queued reply is in; the phone still rings: nothing is returned yet.
+    assert link.send("Ping", timeout=WAIT).ok
+    assert sender.thread.is_alive()
+    server.push({"Event": "OriginateResponse", "ActionID": "someone-else-1", "Response": "Failure"})
+    server.push(originate_response(action_id))
+    result = sender.join().result
+    assert result.ok and result.message == QUEUED and result.response["Message"] == QUEUED
+    assert [e["Event"] for e in result.events] == ["OriginateResponse"]
+    assert result.events[0]["Uniqueid"] == "1795372374.37"
+    # The engine needs it too: the live stream had it before the caller woke up.
+    assert [e["ActionID"] for e in rec.events("OriginateResponse")] == ["someone-else-1", action_id]
+
+
+def test_e_an_originate_failure_is_the_result(
+    server: FakeAmi, make_link: Callable[..., tuple[AmiLink, Recorder]]
+) -> None:
+    # Trace 24: Originate to the unregistered 1006 is queued, then fails with Reason 0.
+    server.script["Originate"] = lambda a: [*queued(a), originate_response(a["ActionID"], "Failure", "0")]
+    link, _ = make_link(server)
+    assert connected(link)
+    result = link.send("Originate", ORIGINATE, timeout=WAIT, await_event="OriginateResponse")
+    assert not result.ok
+    assert (
+        result.message
+        == "Originate failed: the phone could not be called (not registered or unknown) (Reason 0)"
+    )
+    assert result.events[0]["Response"] == "Failure"
+    with pytest.raises(ActionFailed, match="Originate failed"):
+        result.raise_for_error()
+    assert result.as_dict()["ok"] is False
+
+
+def test_e_the_outcome_may_come_before_the_queued_reply(
+    server: FakeAmi, make_link: Callable[..., tuple[AmiLink, Recorder]]
+) -> None:
+    server.script["Originate"] = lambda a: [originate_response(a["ActionID"], "Failure", "5"), *queued(a)]
+    link, _ = make_link(server)
+    assert connected(link)
+    result = link.send("Originate", ORIGINATE, timeout=WAIT, await_event="OriginateResponse")
+    assert (result.ok, result.message) == (False, "Originate failed: busy (Reason 5)")
+
+
+def test_e_a_refused_originate_does_not_wait_for_an_outcome(
+    server: FakeAmi, make_link: Callable[..., tuple[AmiLink, Recorder]]
+) -> None:
+    server.script["Originate"] = lambda a: [
+        {"Response": "Error", "ActionID": a["ActionID"], "Message": "Extension does not exist."}
+    ]
+    link, _ = make_link(server)
+    assert connected(link)
+    result = link.send("Originate", ORIGINATE, timeout=WAIT, await_event="OriginateResponse")
+    assert (result.ok, result.message, result.events) == (False, "Extension does not exist.", [])
+
+
+def test_e_no_outcome_in_time_is_a_timeout(
+    server: FakeAmi, make_link: Callable[..., tuple[AmiLink, Recorder]]
+) -> None:
+    server.script["Originate"] = queued
+    link, _ = make_link(server)
+    assert connected(link)
+    with pytest.raises(PbxTimeout, match="accepted but no OriginateResponse"):
+        link.send("Originate", ORIGINATE, timeout=0.3, await_event="OriginateResponse")
+    assert link.send("Ping", timeout=WAIT).ok
+
+
+def test_e_the_link_dropping_while_the_phone_rings_is_not_connected(
+    server: FakeAmi, make_link: Callable[..., tuple[AmiLink, Recorder]]
+) -> None:
+    server.script["Originate"] = queued
+    link, _ = make_link(server)
+    assert connected(link)
+    sender = Sender(link, "Originate", ORIGINATE, WAIT * 3, await_event="OriginateResponse")
+    sent_originate(server)
+    link.send("Ping", timeout=WAIT)  # the queued reply is in before the drop
+    server.close_clients()
+    assert type(sender.join().error) is PbxNotConnected
+
+
+def test_e_the_awaited_event_is_kept_by_an_event_filter(
+    server: FakeAmi, make_link: Callable[..., tuple[AmiLink, Recorder]]
+) -> None:
+    server.script["Originate"] = lambda a: [*queued(a), originate_response(a["ActionID"])]
+    server.script["UserEvent"] = lambda a: [
+        {"Response": "Success", "ActionID": a["ActionID"], "Message": "Event Sent"},
+        {"Event": "OtherResponse", "ActionID": a["ActionID"], "Response": "Success"},
+    ]
+    link, rec = make_link(server, wanted_events={"Newchannel"})
+    assert connected(link)
+    assert link.send("Originate", ORIGINATE, timeout=WAIT, await_event="OriginateResponse").ok
+    # Any other event name is added to the filter when a request waits for it.
+    assert (
+        link.send("UserEvent", timeout=WAIT, await_event="OtherResponse").events[0]["Event"]
+        == "OtherResponse"
+    )
+    assert [e["Event"] for e in rec.frames if e.get("Event") != "FullyBooted"] == [
+        "OriginateResponse",
+        "OtherResponse",
+    ]
+
+
+def test_e_before_send_sees_the_action_id_before_the_pbx_does(
+    server: FakeAmi, make_link: Callable[..., tuple[AmiLink, Recorder]]
+) -> None:
+    server.script["Originate"] = lambda a: [*queued(a), originate_response(a["ActionID"])]
+    link, rec = make_link(server)
+    assert connected(link)
+    seen: list[tuple[str, int]] = []
+    result = link.send(
+        "Originate",
+        ORIGINATE,
+        timeout=WAIT,
+        await_event="OriginateResponse",
+        before_send=lambda action_id: seen.append((action_id, len(server.actions_named("Originate")))),
+    )
+    assert seen == [(result.events[0]["ActionID"], 0)]
+    assert seen[0][0].startswith("test-")

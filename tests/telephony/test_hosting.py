@@ -174,6 +174,73 @@ def test_a_failed_snapshot_drops_the_session_and_retries(
         fake.stop()
 
 
+class NotingEngine(StandInEngine):
+    """The stand-in with the Engine's `note_action`: records what it was told, and when."""
+
+    def __init__(self, fake: FakeAmi) -> None:
+        super().__init__()
+        self.fake = fake
+        self.noted: list[tuple[dict[str, Any], int]] = []
+
+    def note_action(self, action: dict[str, Any]) -> list[Any]:
+        # How many actions of that name the PBX had seen when the engine was told.
+        self.noted.append((dict(action), len(self.fake.actions_named(str(action["Action"])))))
+        return [("delta", f"noted {action['Action']}")]
+
+
+def test_runner_notes_every_action_to_the_engine_before_sending_it(pbx_server: FakeAmi) -> None:
+    pbx_server.script["Redirect"] = lambda a: [
+        {"Response": "Success", "ActionID": a["ActionID"], "Message": "Redirect successful"}
+    ]
+    pbx_server.script["Originate"] = lambda a: [
+        {"Response": "Success", "ActionID": a["ActionID"], "Message": "Originate successfully queued"},
+        {"Event": "OriginateResponse", "ActionID": a["ActionID"], "Response": "Success", "Reason": "4"},
+    ]
+    engine, published = NotingEngine(pbx_server), Published()
+    runner = PbxRunner(
+        uuid.uuid4(), *pbx_server.address, "panel", "secret", engine=engine, publish=published, holder="t1"
+    )
+    runner.start()
+    try:
+        assert runner.link.wait_for_state("connected", WAIT)
+        assert runner.send(
+            "Redirect", [("Channel", "PJSIP/carrier-1"), ("Context", "internal"), ("Exten", "1002")], WAIT
+        ).ok
+        spy = [
+            ("Channel", "PJSIP/1005"),
+            ("Application", "ChanSpy"),
+            ("Data", "PJSIP/1003-1,qwE"),
+            ("Async", "true"),
+            ("Variable", "A=1"),
+            ("Variable", "B=2"),
+        ]
+        result = runner.send("Originate", spy, WAIT)  # Async: waits for OriginateResponse
+        assert result.ok and [e["Event"] for e in result.events] == ["OriginateResponse"]
+        # The snapshot is not an action of the product: only what went through send().
+        assert [(a["Action"], seen) for a, seen in engine.noted] == [("Redirect", 0), ("Originate", 0)]
+        redirect, originate = (a for a, _ in engine.noted)
+        assert redirect["ActionID"] == pbx_server.actions_named("Redirect")[0]["ActionID"]
+        assert redirect["Exten"] == "1002" and redirect["Channel"] == "PJSIP/carrier-1"
+        assert originate["ActionID"] == result.events[0]["ActionID"]
+        assert originate["Data"] == "PJSIP/1003-1,qwE" and originate["Variable"] == ["A=1", "B=2"]
+        # What note_action returned is published; the OriginateResponse was fed live too.
+        assert published.wait_for(lambda: ("delta", "noted Redirect") in published.deltas())
+        assert ("delta", "noted Originate") in published.deltas()
+        assert ("feed", "OriginateResponse") in engine.log
+        # await_event=None: the queued reply is enough.
+        assert runner.send("Originate", spy, WAIT, await_event=None).events == []
+    finally:
+        runner.stop()
+
+
+def test_an_engine_without_note_action_still_sends(
+    pbx_server: FakeAmi, runner_factory: Callable[..., tuple[PbxRunner, StandInEngine, Published]]
+) -> None:
+    runner, _, _ = runner_factory(pbx_server)
+    assert runner.link.wait_for_state("connected", WAIT)
+    assert runner.send("Ping", timeout=WAIT).ok
+
+
 # --- embedded mode and the transport task ----------------------------------------------------
 
 
@@ -224,6 +291,52 @@ def test_send_action_without_any_holder_is_not_connected(hosted: str) -> None:
     # A real broker and no worker on ami.<id>: the message expires, the caller is told so.
     with pytest.raises(PbxNotConnected):
         tasks.send_action(uuid.uuid4(), "Ping", [], timeout=0.5)
+
+
+class Captured:
+    """What send_action asked Celery for, with a canned answer (no broker needed)."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self.answer = answer
+        self.calls: list[dict[str, Any]] = []
+        self.waits: list[float] = []
+
+    def apply_async(self, **options: Any) -> Captured:
+        self.calls.append(options)
+        return self
+
+    def get(self, timeout: float, **_: Any) -> dict[str, Any]:
+        self.waits.append(timeout)
+        return self.answer
+
+    def forget(self) -> None:
+        pass
+
+
+def test_send_action_expires_after_the_queueing_but_waits_while_the_phone_rings(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.AMI_ACTION_TIMEOUT = 8.0
+    captured = Captured({"response": {}, "events": [], "ok": True, "message": ""})
+    monkeypatch.setattr(tasks, "ami_send", captured)
+    pbx_id = uuid.uuid4()
+    originate = [["Channel", "PJSIP/1001"], ["Exten", "1002"], ["Async", "true"], ["Timeout", "30000"]]
+    tasks.send_action(pbx_id, "Originate", originate, timeout=35.0)
+    (call,) = captured.calls
+    args = call["args"]
+    assert call["queue"] == f"ami.{pbx_id}" and call["expires"] == 8.0  # queueing only
+    assert args[1] == "Originate" and args[3] == 35.0 and args[4] == "OriginateResponse"
+    assert captured.waits == [8.0 + 35.0 + 1]
+    # With the default (action) timeout, the wait still covers the Originate's own Timeout.
+    tasks.send_action(pbx_id, "Originate", originate[:3] + [["Timeout", "45000"]])
+    assert captured.calls[-1]["expires"] == 8.0 and captured.calls[-1]["args"][3] == 50.0
+    # Anything else: expires and wait as before, no event awaited.
+    tasks.send_action(pbx_id, "Ping", [], timeout=2.0)
+    assert captured.calls[-1]["expires"] == 2.0 and captured.calls[-1]["args"][3:] == (2.0, None)
+    assert captured.waits[-1] == 2 * 2.0 + 1
+    # A synchronous Originate answers when done: nothing to await.
+    tasks.send_action(pbx_id, "Originate", originate[:2], timeout=2.0)
+    assert captured.calls[-1]["args"][4] is None
 
 
 # --- the lease ----------------------------------------------------------------------------------
