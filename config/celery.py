@@ -17,6 +17,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("switchboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.worker_pool = os.environ.get("CELERY_WORKER_POOL", "threads")
+# An operation that rings a phone (click-to-call, pickup, spy, unhold) holds its thread until
+# the OriginateResponse, up to SWITCHBOARD_ORIGINATE_TIMEOUT: threads mostly wait, so many.
+app.conf.worker_concurrency = int(os.environ.get("CELERY_WORKER_CONCURRENCY", "32"))
 app.autodiscover_tasks()
 
 
