@@ -140,6 +140,8 @@ AMI_LEASE_SECONDS = env.int("AMI_LEASE_SECONDS", default=10)
 # Embedded mode runs the AMI links inside the web process (make run); hosted mode leaves them
 # to `celery worker -Q ami`.
 AMI_EMBEDDED_LINKS = env.bool("AMI_EMBEDDED_LINKS", default=not REDIS_URL)
+# Seconds between snapshots of a live link: picks up users added since, repairs missed events.
+AMI_RECONCILE_SECONDS = env.float("AMI_RECONCILE_SECONDS", default=300.0)
 # Seconds an operation waits for the PBX before answering "PBX not connected / timed out".
 AMI_ACTION_TIMEOUT = env.float("AMI_ACTION_TIMEOUT", default=8.0)
 

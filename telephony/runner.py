@@ -29,25 +29,18 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from django.conf import settings
+from django.db import close_old_connections
+
 from telephony import linkstate
 from telephony.ami.framing import Frame
 from telephony.ami.link import AUTO, AmiLink, AmiResult, awaited_event
+from telephony.engine.resync import SNAPSHOT_ACTIONS
 
 if TYPE_CHECKING:
     from telephony.models import PbxServer
 
 log = logging.getLogger(__name__)
-
-# The snapshot, in the order the traces take it (shared/ami-traces, scenario 19).
-SNAPSHOT_ACTIONS: tuple[str, ...] = (
-    "PJSIPShowContacts",
-    "DeviceStateList",
-    "ExtensionStateList",
-    "CoreShowChannels",
-    "BridgeList",
-    "ParkedCalls",
-    "QueueStatus",
-)
 
 
 class EngineLike(Protocol):
@@ -121,10 +114,19 @@ class PbxRunner:
         publish: Publish | None = None,
         holder: str = "",
         snapshot_timeout: float = 30.0,
+        tenant_map: Callable[[], Any] | None = None,
+        reconcile_every: float = 0.0,
         **link_options: Any,
     ) -> None:
+        """`tenant_map`: called before every snapshot, so users and extensions added since
+        the last one are known; `reconcile_every`: seconds between snapshots of a live link
+        (0: only on connect), which also repairs anything the event stream missed."""
         self.pbx_id = str(pbx_id)
         self.engine = engine
+        self._tenant_map = tenant_map
+        self.reconcile_every = reconcile_every
+        self._stopping = threading.Event()
+        self._resync_lock = threading.Lock()
         self.holder = holder
         self.lock = threading.RLock()
         self._publish_lock = threading.Lock()
@@ -157,6 +159,8 @@ class PbxRunner:
         from telephony.engine import Engine
 
         engine = Engine(tenants=tenant_map_for(pbx))
+        options.setdefault("tenant_map", lambda: tenant_map_for(pbx))
+        options.setdefault("reconcile_every", settings.AMI_RECONCILE_SECONDS)
         return cls(
             pbx.pk,
             pbx.host,
@@ -171,10 +175,24 @@ class PbxRunner:
 
     # --- public ----------------------------------------------------------------------------
     def start(self) -> None:
+        self._stopping.clear()
         self.link.start()
+        if self.reconcile_every > 0:
+            name = f"{self.link.name}-reconcile"
+            threading.Thread(target=self._reconcile_loop, name=name, daemon=True).start()
 
     def stop(self) -> None:
+        self._stopping.set()
         self.link.stop()
+
+    def _reconcile_loop(self) -> None:
+        while not self._stopping.wait(self.reconcile_every):
+            if self.link.state != "connected":
+                continue
+            try:
+                self._on_ready(self.link)
+            except Exception:  # noqa: BLE001 - the next round, or the next connect, retries
+                log.exception("PBX %s: periodic snapshot failed", self.pbx_id)
 
     def send(
         self,
@@ -249,8 +267,19 @@ class PbxRunner:
         self._emit(deltas)
 
     def _on_ready(self, link: AmiLink) -> None:
-        """Take the snapshot (link supervisor thread). Raising drops the session: retried."""
+        """Take the snapshot (link supervisor thread on connect, or the reconcile loop).
+        Raising drops the session: retried."""
+        with self._resync_lock:
+            self._resync(link)
+
+    def _resync(self, link: AmiLink) -> None:
+        tenants = None
+        if self._tenant_map is not None:
+            close_old_connections()  # a long-lived thread: never reuse a dead connection
+            tenants = self._tenant_map()
         with self.lock:
+            if tenants is not None:
+                self.engine.tenants = tenants
             self._resyncing = True
             self._held_back = []
             self.engine.begin_resync()

@@ -22,23 +22,14 @@ from telephony.ami.framing import FrameParser
 
 from .engine import Engine
 from .model import Delta
+from .resync import SNAPSHOT_ACTIONS
 from .tenancy import TenantMap
 
 REPLAY_TENANT = "replay"
 MARK = "SwitchboardMark"
 MARK_QUEUE = "support"  # the queue the marks' members= / paused= / waiting= speak of
-SNAPSHOT_ACTIONS = frozenset(
-    {
-        "PJSIPShowContacts",
-        "DeviceStateList",
-        "ExtensionStateList",
-        "CoreShowChannels",
-        "BridgeList",
-        "ParkedCalls",
-        "QueueStatus",
-        "Status",
-    }
-)
+# Status rows (trace 24) are snapshot rows too when a capture asks for them.
+SNAPSHOT_ACTIONS_SEEN = frozenset(SNAPSHOT_ACTIONS) | {"Status"}
 # List terminators the replay needs to see (the engine itself does not read them).
 COMPLETE_EVENTS = frozenset(
     {
@@ -121,7 +112,7 @@ def snapshot_groups(actions: Sequence[dict[str, Any]]) -> dict[str, tuple[frozen
     groups: dict[str, tuple[frozenset[str], str]] = {}
     run: list[dict[str, Any]] = []
     for action in [*actions, {}]:
-        if action.get("Action") in SNAPSHOT_ACTIONS:
+        if action.get("Action") in SNAPSHOT_ACTIONS_SEEN:
             run.append(action)
             continue
         if any(a.get("Action") == "CoreShowChannels" for a in run):

@@ -13,6 +13,17 @@ from __future__ import annotations
 
 from .model import STATE_UP, State
 
+# The snapshot a link takes on connect, in the order the traces take it (scenario 19).
+SNAPSHOT_ACTIONS: tuple[str, ...] = (
+    "PJSIPShowContacts",
+    "DeviceStateList",
+    "ExtensionStateList",
+    "CoreShowChannels",
+    "BridgeList",
+    "ParkedCalls",
+    "QueueStatus",
+)
+
 
 def carry_over(old: State, new: State) -> None:
     # Tombstones survive: a late event about a channel that hung up before the snapshot

@@ -58,8 +58,36 @@ def test_silent_pbx_death_and_return_resyncs_within_five_seconds() -> None:
         assert took <= RESYNC_DEADLINE
         with runner.lock:
             calls = engine.tenant_view(tenant)["calls"]
-        assert [sorted(p["endpoint"] for p in call["parties"]) for call in calls.values()] == [["1003", "1004"]]
+        assert [sorted(p["endpoint"] for p in call["parties"]) for call in calls.values()] == [
+            ["1003", "1004"]
+        ]
     finally:
         runner.stop()
         new.stop()
         old.stop()
+
+
+def test_a_live_link_reconciles_and_learns_extensions_added_since() -> None:
+    tenant = uuid.uuid4()
+    known = {"1001": tenant}  # 1002 becomes a user of the tenant only later (added in admin)
+    engine = Engine(tenants=TenantMap(endpoints=dict(known)))
+    sim = Simulator(layout=PbxLayout.demo(extensions=range(1001, 1004)), answer_delay=None)
+    port = sim.start()
+    runner = PbxRunner(
+        uuid.uuid4(), "127.0.0.1", port, "panel", "panelsecret", engine=engine,
+        tenant_map=lambda: TenantMap(endpoints=dict(known)), reconcile_every=0.2,
+    )  # fmt: skip
+    runner.start()
+    try:
+        assert runner.link.wait_for_state("connected", 10)
+        with runner.lock:
+            assert "1002" not in engine.tenant_view(tenant)["endpoints"]
+        known["1002"] = tenant
+        before = runner.resyncs
+        assert _until(lambda: runner.resyncs >= before + 1, 5)
+        with runner.lock:
+            assert engine.tenant_view(tenant)["endpoints"]["1002"]["colour"] == "white"
+        assert runner.link.logins == 1  # reconciled on the live link, not by reconnecting
+    finally:
+        runner.stop()
+        sim.stop()
