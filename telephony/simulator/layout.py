@@ -40,6 +40,9 @@ class PbxLayout:
     dial_timeout: int = 20  # Dial(PJSIP/${EXTEN},20,tTkK)
     outbound_prefix: str = "9"
     voicemail_prefix: str = "*"
+    # A phone on a call answers another with 486 Busy Here (one line, as a typical PJSIP
+    # endpoint); True: it rings anyway (call waiting).
+    call_waiting: bool = False
     username: str = "panel"
     secret: str = "panelsecret"
 
@@ -58,6 +61,7 @@ class PbxLayout:
         username: str = "panel",
         secret: str = "panelsecret",
         parking_time: int = 120,
+        call_waiting: bool = False,
     ) -> PbxLayout:
         """The layout of the captured PBX; `extensions` widens it (the demo uses 1001-1025)."""
         exts = [str(e) for e in extensions]
@@ -72,6 +76,7 @@ class PbxLayout:
             username=username,
             secret=secret,
             parking_time=parking_time,
+            call_waiting=call_waiting,
         )
 
     def queue_by_name(self, name: str) -> QueueLayout | None:

@@ -33,6 +33,8 @@ from telephony.simulator.events import (
 from telephony.simulator.layout import PbxLayout
 
 UNKNOWN = "<unknown>"
+INTERCOM = "switchboard-intercom"  # docs/asterisk/extensions_switchboard.conf
+INTERCOM_HEADERS = "switchboard-intercom-headers"
 # ExtensionStatus codes of Asterisk (ast_extension_state).
 EXT_IDLE, EXT_INUSE, EXT_BUSY, EXT_UNAVAILABLE, EXT_RINGING, EXT_ONHOLD = 0, 1, 2, 4, 8, 16
 EXT_TEXT = {
@@ -100,6 +102,9 @@ class Channel:
     atxfer: dict[str, object] | None = None
     timers: list[Timer] = field(default_factory=list)
     local_peer: Channel | None = None
+    xfer_owner: Channel | None = None  # Local halves of a consultation: the transferer
+    transferred: bool = False  # Local ;1 handed to the transferee: optimise away on answer
+    auto_answer: bool = False  # Call-Info answer-after=0 (intercom): the phone answers at once
 
     @property
     def is_phone(self) -> bool:
@@ -182,6 +187,7 @@ class Pbx:
             self.ext_status[ext] = self._ext_status(ext)
         self.hangups = 0  # finished channels, for consistency checks
         self._held: list[Headers] | None = None
+        self._shutting_down = False
 
     # ---------------------------------------------------------------- emission and ids
 
@@ -278,6 +284,11 @@ class Pbx:
         ch.state = state
         self.emit("Newstate", "call,all", channel_block(ch))
         self.refresh(ch.endpoint)
+        one = ch.local_peer
+        if state == UP and ch.name.endswith(";2") and one is not None and not one.hung and one.state != UP:
+            # A Local channel answers both halves: ;1 is up once ;2 is (trace 10).
+            self.set_state(one, UP)
+            self.dial_event("DialEnd", None, one, [("DialStatus", "ANSWER")])
 
     def connected(self, ch: Channel, num: str, name: str) -> None:
         ch.conn_num, ch.conn_name = num, name
@@ -460,6 +471,8 @@ class Pbx:
             return self.hangup(ch, 1, soft=True)
         if context == "ivr-main":
             return self._ivr(ch, exten)
+        if context == INTERCOM:
+            return self._intercom(ch, exten)
         if context != "internal":
             return self.hangup(ch, 1, soft=True)
         if exten in lay.extensions:
@@ -487,12 +500,17 @@ class Pbx:
             return self.run_dialplan(ch, "ivr-main", "s")
         if lay.is_slot(exten):
             return self.parked_call_app(ch, exten)
-        if exten.startswith(lay.outbound_prefix) and len(exten) > 2 and exten[1:].isdigit():
-            number = exten[1:]
-            self.newexten(ch, "NoOp", f"Outbound {number}")
+        prefix = lay.outbound_prefix
+        number = exten[len(prefix) :] if exten.startswith(prefix) else ""
+        digits = number[1:] if number.startswith("+") else number
+        if len(digits) >= 2 and digits.isdigit():
+            # _9X. (pbx-config) and _9+X. (docs/asterisk, switchboard-features): ${EXTEN:1} is
+            # dialled at the trunk, a leading + included.
+            plus = number.startswith("+")
+            self.newexten(ch, "NoOp", f"Switchboard: outbound {number}" if plus else f"Outbound {number}")
             ch.priority = 2
             self.newexten(ch, "Dial", f"PJSIP/{number}@{lay.trunk},30,tT")
-            return self.dial(ch, lay.trunk, number, 30, after=lambda c, s: self.hangup(c, 16, soft=True))
+            return self.dial(ch, lay.trunk, number, 30, after=self._after_outbound_dial)
         if exten in ("600", "610"):
             self.newexten(ch, "Answer", "")
             self.set_state(ch, UP)
@@ -507,6 +525,42 @@ class Pbx:
     def _after_internal_dial(self, ch: Channel, status: str) -> None:
         ch.priority = 3
         self.voicemail(ch, ch.exten, busy=status == "BUSY")
+
+    def _after_outbound_dial(self, ch: Channel, status: str) -> None:
+        ch.priority = 3
+        self.newexten(ch, "Hangup", "")
+        self.hangup(ch, 17 if status == "BUSY" else 16, soft=True)
+
+    def _intercom(self, ch: Channel, exten: str) -> None:
+        """[switchboard-intercom] of docs/asterisk: Dial with a pre-dial handler that adds the
+        auto-answer headers, so the callee's phone answers by itself; Hangup after."""
+        if not (len(exten) >= 2 and exten.isdigit()):  # _X.
+            return self.hangup(ch, 1, soft=True)
+        self.newexten(ch, "NoOp", f"Switchboard: intercom to {exten}")
+        ch.priority = 2
+        timeout = self.layout.dial_timeout
+        self.newexten(ch, "Dial", f"PJSIP/{exten},{timeout},b({INTERCOM_HEADERS}^s^1)")
+        return self.dial(ch, exten, exten, timeout, after=self._after_intercom, predial=INTERCOM_HEADERS)
+
+    def _after_intercom(self, ch: Channel, status: str) -> None:
+        ch.priority = 3
+        self.newexten(ch, "Hangup", "")
+        self.hangup(ch, 17 if status == "BUSY" else 16, soft=True)
+
+    def _predial_headers(self, leg: Channel, context: str) -> None:
+        """Dial's b(context^s^1): the Gosub runs on the new callee channel before it is called."""
+        saved = (leg.context, leg.exten, leg.priority)
+        leg.context, leg.exten = context, "s"
+        steps = [
+            ("Set", "PJSIP_HEADER(add,Call-Info)=<sip:intercom>;answer-after=0"),
+            ("Set", "PJSIP_HEADER(add,Alert-Info)=<http://localhost>;info=alert-autoanswer;delay=0"),
+            ("Return", ""),
+        ]
+        for n, (app, data) in enumerate(steps, 1):
+            leg.priority = n
+            self.newexten(leg, app, data)
+        leg.context, leg.exten, leg.priority = saved
+        leg.auto_answer = True
 
     def voicemail(self, ch: Channel, box: str, *, busy: bool = False) -> None:
         """VoiceMail answers the caller and keeps it (alone, no ringing) until it hangs up."""
@@ -550,6 +604,7 @@ class Pbx:
         timeout: float,
         *,
         after: Callable[[Channel, str], None],
+        predial: str | None = None,
     ) -> None:
         for var in (
             "DIALSTATUS",
@@ -566,12 +621,33 @@ class Pbx:
             # PJSIP has no contact: Dial fails at once with CHANUNAVAIL and the dialplan goes on.
             self.varset(caller, "DIALSTATUS", "CHANUNAVAIL")
             return after(caller, "CHANUNAVAIL")
-        leg = self._ring_leg(caller, endpoint, dialstring)
+        busy = self.phone_busy(endpoint)
+        leg = self._ring_leg(caller, endpoint, dialstring, predial=predial, ring=not busy)
         caller.dial_legs.append(leg)
+        if busy:
+            # One line, already on a call: the phone answers the INVITE with 486 Busy Here.
+            # Dial ends BUSY (cause 17) and the dialplan goes on (voicemail with `b`).
+            return self.hangup(leg, 17)
         caller.dial_timer = self.later(caller, timeout, lambda: self._dial_timeout(caller))
+        return None
+
+    def phone_busy(self, endpoint: str) -> bool:
+        """A phone without call waiting that already has a channel refuses a second call."""
+        return (
+            endpoint in self.layout.extensions
+            and not self.layout.call_waiting
+            and bool(self.endpoint_channels(endpoint))
+        )
 
     def _ring_leg(
-        self, caller: Channel, endpoint: str, dialstring: str, *, queue: str | None = None
+        self,
+        caller: Channel,
+        endpoint: str,
+        dialstring: str,
+        *,
+        queue: str | None = None,
+        predial: str | None = None,
+        ring: bool = True,
     ) -> Channel:
         trunk = endpoint == self.layout.trunk
         if trunk:
@@ -599,6 +675,8 @@ class Pbx:
             self.varset(leg, "DIALEDPEERNUMBER", dialstring)
         leg.exten = caller.exten
         self.connected(leg, caller.cid_num, caller.cid_name)
+        if predial is not None:
+            self._predial_headers(leg, predial)
         if queue is not None:
             member = self.queues[queue].members[endpoint]
             self.emit(
@@ -622,10 +700,12 @@ class Pbx:
             self.connected(caller, dialstring, "")
         else:
             self.connected(caller, endpoint, self.layout.names.get(endpoint, endpoint))
+        if not ring:
+            return leg
         self.set_state(leg, RINGING)
         self.dial_event("DialState", caller, leg, [("DialStatus", "RINGING")])
         self.refresh(caller.endpoint)
-        delay = self.outside_answer_delay if trunk else self.answer_delay
+        delay = self.outside_answer_delay if trunk else 0.0 if leg.auto_answer else self.answer_delay
         self.later(leg, delay, lambda: self.answer_channel(leg))
         return leg
 
@@ -698,10 +778,6 @@ class Pbx:
             self.hangup(other, 26, soft=True)
         if parent.state != UP:
             self.set_state(parent, UP)
-        local = parent.local_peer
-        if local is not None and local.state != UP:
-            self.set_state(local, UP)
-            self.dial_event("DialEnd", None, local, [("DialStatus", "ANSWER")])
         leg.exten = ""
         bridge = self._new_bridge()
         bridge.queue_call = queue_info
@@ -710,6 +786,11 @@ class Pbx:
         self.bridge_enter(bridge, parent)
         self.varset(leg, "BRIDGEPEER", parent.name)
         self.varset(parent, "BRIDGEPEER", leg.name)
+        one = parent.local_peer
+        if one is not None and one.transferred and not one.hung:
+            # The consultation was handed to the caller while it rang: now the target is up,
+            # the Local pair optimises itself away as in trace 10.
+            self._local_optimize(one, parent)
 
     def bridge_enter(self, bridge: Bridge, ch: Channel, swap: str | None = None) -> None:
         bridge.channels.append(ch)
@@ -732,6 +813,7 @@ class Pbx:
             return
         del self.bridges[bridge.uniqueid]
         self.emit("BridgeDestroy", "call,all", bridge_block(bridge))
+        self._transferee_gone(bridge)
 
     # ---------------------------------------------------------------- hangup
 
@@ -744,8 +826,8 @@ class Pbx:
         """
         if ch.hung:
             return
-        if ch.atxfer is not None and not soft:
-            return self.complete_atxfer(ch)
+        if ch.atxfer is not None and not self._shutting_down:
+            return self.complete_atxfer(ch, soft=soft, cause=cause)
         ch.hung = True
         for timer in ch.timers:
             timer.cancel()
@@ -820,11 +902,15 @@ class Pbx:
             if not bridge.channels:
                 self.destroy_bridge(bridge)
         for peer in peers:
-            self.emit("SoftHangupRequest", "call,all", [*channel_block(peer), ("Cause", str(cause or 16))])
+            # The bridge ends: the side that joined it from Dial (the caller) gets a soft
+            # hangup; the dialled side is hung up by Dial without one (02, 03, 06, 11, 23).
+            asked = ch if peer.dial_parent is ch and not soft else peer
+            self.emit("SoftHangupRequest", "call,all", [*channel_block(asked), ("Cause", str(cause or 16))])
         parent = ch.dial_parent
         self._finish(ch, cause, tech_cause=tech_cause)
         for leg in legs:
-            self.hangup(leg, 0, soft=True)
+            # Dial (or Queue) hangs its ringing legs up without a request event (trace 21).
+            self._hangup_quiet(leg, 0)
         for peer in peers:
             self._hangup_quiet(peer, cause or 16)
         if parent is not None and not parent.hung and ch in parent.dial_legs:
@@ -845,10 +931,18 @@ class Pbx:
             self._originate_failed_after(ch, cause)
 
     def _hangup_quiet(self, ch: Channel, cause: int) -> None:
-        """The rest of a hangup whose (Soft)HangupRequest is already out."""
+        """The rest of a hangup whose (Soft)HangupRequest is already out (or never comes)."""
+        if ch.hung:
+            return
         ch.hung = True
         for timer in ch.timers:
             timer.cancel()
+        if ch.dial_timer is not None:
+            ch.dial_timer.cancel()
+        for leg in list(ch.dial_legs):
+            ch.dial_legs.remove(leg)
+            self.dial_event("DialEnd", ch, leg, [("DialStatus", "CANCEL")])
+            self._hangup_quiet(leg, 0)
         if ch.spying is not None:
             self._spy_stop(ch)
         for spy in [c for c in self.channels.values() if c.spying is ch]:
@@ -869,6 +963,12 @@ class Pbx:
         self.channels.pop(ch.name, None)
         self.hangups += 1
         self.refresh(ch.endpoint)
+        if ch.xfer_owner is not None and ch.name.endswith(";1"):
+            self._consult_gone(ch)
+        peer = ch.local_peer
+        if peer is not None and not peer.hung:
+            # One half of a Local channel gone: the other gets a queued hangup.
+            self.hangup(peer, cause or 16)
 
     # ---------------------------------------------------------------- hold (from the phone)
 
@@ -1152,6 +1252,7 @@ class Pbx:
             self._originate_response(target, None, "Failure", "0")
             return
         ext = resource
+        busy = self.phone_busy(ext)
         leg = self.new_channel(
             ext,
             state=DOWN,
@@ -1170,6 +1271,10 @@ class Pbx:
         )
         self.connected(leg, num or UNKNOWN, name or UNKNOWN)
         self.dial_event("DialBegin", None, leg, [("DialString", ext)])
+        if busy:
+            # 486 Busy Here from a phone on a call: OriginateResponse Failure, Reason 5.
+            self.dial_event("DialEnd", None, leg, [("DialStatus", "BUSY")])
+            return self.hangup(leg, 17)
         self.set_state(leg, RINGING)
         self.dial_event("DialState", None, leg, [("DialStatus", "RINGING")])
         self.later(leg, self.answer_delay, lambda: self.answer_channel(leg))
@@ -1402,8 +1507,9 @@ class Pbx:
     def atxfer(self, transferer: Channel, context: str, exten: str) -> None:
         """Atxfer queues the `*2` feature code: hold, then a Local channel pair dials the target.
 
-        Completion happens when the transferer hangs up (as in trace 10); CancelAtxfer (or the
-        target not answering) brings the transferer back to its caller.
+        The transferer leaving (its phone hangs up, or an AMI Hangup) completes the transfer,
+        answered or still ringing (trace 10); CancelAtxfer, or the consultation ending (the
+        target hangs up, declines, ...), brings the transferer back to its caller.
         """
         b1 = transferer.bridge
         if b1 is None:
@@ -1454,13 +1560,14 @@ class Pbx:
         )
         self.bridge_enter(b2, one)
         transferer.atxfer = {"b1": b1, "b2": b2, "one": one, "two": two}
+        one.xfer_owner = two.xfer_owner = transferer
         self.bridge_leave(transferer)
         self.bridge_enter(b2, transferer)
         transferer.held = False
-        two.atxfer_owner = transferer  # type: ignore[attr-defined]
         self.run_dialplan(two, context, exten)
-        if two.dial_legs:
+        if two.dial_legs and not one.hung and one.state != UP:
             self.set_state(one, RINGING)
+            self.dial_event("DialState", None, one, [("DialStatus", "RINGING")])
 
     def _dtmf(self, ch: Channel, digit: str) -> None:
         self.emit(
@@ -1469,37 +1576,48 @@ class Pbx:
             [*channel_block(ch), ("Digit", digit), ("DurationMs", "120"), ("Direction", "Received")],
         )
 
-    def complete_atxfer(self, transferer: Channel) -> None:
-        """The transferer hangs up during the consultation: the two far parties are joined."""
+    @staticmethod
+    def _xfer_parts(transferer: Channel) -> tuple[Bridge, Bridge, Channel, Channel]:
         info = transferer.atxfer
         assert info is not None
-        b1, b2 = info["b1"], info["b2"]
-        one, two = info["one"], info["two"]
+        b1, b2, one, two = info["b1"], info["b2"], info["one"], info["two"]
         assert (
             isinstance(b1, Bridge)
             and isinstance(b2, Bridge)
             and isinstance(one, Channel)
             and isinstance(two, Channel)
         )
+        return b1, b2, one, two
+
+    def complete_atxfer(self, transferer: Channel, *, soft: bool = False, cause: int = 16) -> None:
+        """The transferer leaves during the consultation: the caller's bridge takes the Local ;1
+        in the transferer's place (BridgeMerge, AttendedTransfer to that bridge, trace 10).
+
+        Answered: the Local pair optimises away and the target joins the caller at once. Still
+        ringing ("blond" transfer): the caller hears the target ring and is bridged with it
+        when it answers; if it never does, the target's dialplan goes on (voicemail) with the
+        caller. `soft`: an AMI Hangup (SoftHangupRequest, trace 15) rather than the phone's BYE.
+        """
+        b1, b2, one, two = self._xfer_parts(transferer)
         transferer.atxfer = None
+        one.xfer_owner = two.xfer_owner = None
         transferer.hung = True
-        self.emit("HangupRequest", "call,all", [*channel_block(transferer), ("Cause", "16")])
-        if two.bridge is None or one.state != UP:
-            # The consultation never connected: abandon it and hang the caller up with us.
-            self._cancel_consult(one, two)
-            transferer.hung = False
-            self.bridge_leave(transferer)
-            self.destroy_bridge(b2)
-            transferer.bridge = None
-            transferer.hung = False
-            transferer.held = False
-            self.bridge_enter(b1, transferer)
-            self.hangup(transferer, 16)
-            return
+        for timer in transferer.timers:
+            timer.cancel()
+        transferer.timers.clear()
+        self.emit(
+            "SoftHangupRequest" if soft else "HangupRequest",
+            "call,all",
+            [*channel_block(transferer), ("Cause", str(cause or 16))],
+        )
+        for spy in [c for c in self.channels.values() if c.spying is transferer]:
+            self._spy_stop(spy)
+            self.hangup(spy, 16, soft=True)
+        self.emit("BridgeMerge", "call,all", [*bridge_block(b1, "To"), *bridge_block(b2, "From")])
+        transferees = list(b1.channels)
         self.bridge_leave(one)
         self.bridge_enter(b1, one)
         self.bridge_leave(transferer)
-        transferees = [c for c in b1.channels if c is not one]
         for t in transferees:
             self.emit("MusicOnHoldStop", "call,all", channel_block(t))
         t0 = transferees[0] if transferees else one
@@ -1520,12 +1638,20 @@ class Pbx:
             ],
         )
         self.destroy_bridge(b2)
-        self._finish(transferer, 16)
-        # Local channel optimisation: the real target takes ;1's place in the caller's bridge.
-        b3 = two.bridge
+        transferer.held = False
+        self._finish(transferer, cause or 16)
+        one.transferred = True
+        if one.state == UP and two.bridge is not None:
+            self._local_optimize(one, two)
+
+    def _local_optimize(self, one: Channel, two: Channel) -> None:
+        """Local channel optimisation: the real target takes ;1's place in the caller's bridge,
+        the Local pair hangs up (trace 10)."""
+        b1, b3 = one.bridge, two.bridge
         target = next((c for c in (b3.channels if b3 else []) if c is not two), None)
-        if target is None or b3 is None:
+        if target is None or b1 is None or b3 is None:
             return
+        one.transferred = False
         oid = str(next(self._local_seq))
         self.emit(
             "LocalOptimizationBegin",
@@ -1556,66 +1682,95 @@ class Pbx:
         self.emit("SoftHangupRequest", "call,all", [*channel_block(two), ("Cause", "16")])
         self.emit("HangupRequest", "call,all", [*channel_block(one), ("Cause", "16")])
         two.hung = one.hung = True
+        for local in (two, one):
+            for timer in local.timers:
+                timer.cancel()
+            local.timers.clear()
         self._finish(two, 16)
         self._finish(one, 16)
 
-    def _cancel_consult(self, one: Channel, two: Channel) -> None:
-        for leg in list(two.dial_legs):
-            two.dial_legs.remove(leg)
-            self.dial_event("DialEnd", two, leg, [("DialStatus", "CANCEL")])
-            self.hangup(leg, 0, soft=True)
-        b3 = two.bridge
-        if b3 is not None:
-            for c in list(b3.channels):
-                if c is not two:
-                    self.bridge_leave(c)
-                    self._hangup_quiet(c, 16)
-        for local in (two, one):
-            if not local.hung:
-                local.after_dial = None
-                self._hangup_quiet(local, 16)
+    def _drop_consult(self, one: Channel, two: Channel) -> None:
+        """End the consultation: ;1 leaves the transferer's bridge and is hung up (it was
+        imparted: no request event); its hangup reaches ;2 as a HangupRequest, and ;2's Dial
+        cancels the ringing target or its bridge with the target ends."""
+        one.xfer_owner = two.xfer_owner = None
+        if one.hung:
+            if not two.hung:
+                self.hangup(two, 16)
+            return
+        one.hung = True
+        for timer in one.timers:
+            timer.cancel()
+        one.timers.clear()
+        if one.bridge is not None:
+            self.bridge_leave(one)
+        self._finish(one, 16)  # the Local peer (;2) follows
 
-    def cancel_atxfer(self, transferer: Channel) -> None:
-        """CancelAtxfer (atxferabort): drop the consultation, back to the held caller."""
-        info = transferer.atxfer
-        if info is None:
-            raise SimError("No active transfer attempt")  # not captured
-        b1, b2 = info["b1"], info["b2"]
-        one, two = info["one"], info["two"]
-        assert (
-            isinstance(b1, Bridge)
-            and isinstance(b2, Bridge)
-            and isinstance(one, Channel)
-            and isinstance(two, Channel)
-        )
-        transferer.atxfer = None
-        self._cancel_consult(one, two)
-        self.bridge_leave(transferer)
-        self.destroy_bridge(b2)
+    def _rebridge(self, transferer: Channel, b1: Bridge, b2: Bridge) -> None:
+        """Back from the consultation to the held caller (bridge_basic's TRANSFER_REBRIDGE)."""
+        if transferer.bridge is b2:
+            self.bridge_leave(transferer)
+        if not b2.channels:
+            self.destroy_bridge(b2)
+        transferer.held = False
+        if transferer.hung or b1.uniqueid not in self.bridges:
+            return
         self.bridge_enter(b1, transferer)
         self.emit("Unhold", "call,all", channel_block(transferer))
         for t in b1.channels:
             if t is not transferer:
                 self.emit("MusicOnHoldStop", "call,all", channel_block(t))
 
-    def _atxfer_hangup(self, ch: Channel) -> None:
-        info = ch.atxfer
-        ch.atxfer = None
-        if info is None:
+    def cancel_atxfer(self, transferer: Channel) -> None:
+        """CancelAtxfer (atxferabort): drop the consultation, back to the held caller."""
+        if transferer.atxfer is None:
+            raise SimError("No active transfer attempt")  # not captured
+        b1, b2, one, two = self._xfer_parts(transferer)
+        transferer.atxfer = None
+        self._drop_consult(one, two)
+        self._rebridge(transferer, b1, b2)
+
+    def _consult_gone(self, one: Channel) -> None:
+        """The consultation's ;1 hung up by itself (the target hung up or declined, ;2 left):
+        the transferer goes back to its caller."""
+        owner = one.xfer_owner
+        one.xfer_owner = None
+        if owner is None or owner.atxfer is None or owner.atxfer.get("one") is not one:
             return
-        one, two = info["one"], info["two"]
-        assert isinstance(one, Channel) and isinstance(two, Channel)
-        self._cancel_consult(one, two)
-        b2 = info["b2"]
-        if isinstance(b2, Bridge) and ch.bridge is b2:
+        b1, b2, _, two = self._xfer_parts(owner)
+        owner.atxfer = None
+        two.xfer_owner = None
+        self._rebridge(owner, b1, b2)
+
+    def _transferee_gone(self, bridge: Bridge) -> None:
+        """The caller's bridge ended during a consultation: transferer and target stay together."""
+        for ch in list(self.channels.values()):
+            if ch.atxfer is not None and ch.atxfer.get("b1") is bridge:
+                _, _, one, two = self._xfer_parts(ch)
+                ch.atxfer = None
+                one.xfer_owner = two.xfer_owner = None
+
+    def _atxfer_hangup(self, ch: Channel) -> None:
+        """The transferer goes without completing (PBX shutdown): the consultation ends too."""
+        if ch.atxfer is None:
+            return
+        _, b2, one, two = self._xfer_parts(ch)
+        ch.atxfer = None
+        self._drop_consult(one, two)
+        if ch.bridge is b2:
             self.bridge_leave(ch)
+        if not b2.channels:
             self.destroy_bridge(b2)
 
     # ---------------------------------------------------------------- shutdown
 
     def shutdown(self) -> None:
         """`core restart now`: every channel is hung up, then `Shutdown` (trace 26a)."""
-        for ch in list(self.channels.values()):
-            if not ch.hung:
-                self.hangup(ch, 16, soft=True)
+        self._shutting_down = True
+        try:
+            for ch in list(self.channels.values()):
+                if not ch.hung:
+                    self.hangup(ch, 16, soft=True)
+        finally:
+            self._shutting_down = False
         self.emit("Shutdown", "system,all", [("Shutdown", "Cleanly"), ("Restart", "True")])

@@ -111,7 +111,7 @@ class Simulator:
             chans = [
                 c
                 for c in pbx.channels.values()
-                if c.endpoint == self.layout.trunk and party in (c.cid_num, c.conn_num, c.exten, c.app_data)
+                if c.endpoint == self.layout.trunk and party in self._numbers(c)
             ]
             if not chans and party == self.layout.trunk:
                 chans = [c for c in pbx.channels.values() if c.endpoint == party]
@@ -119,9 +119,16 @@ class Simulator:
             raise SimError(f"no channel for {party}")
         return chans[0]
 
+    @staticmethod
+    def _numbers(ch: Channel) -> tuple[str, ...]:
+        """The numbers an outside leg answers to: its caller id, connected line, dialled number."""
+        dialled = ch.dial_parent.conn_num if ch.dial_parent is not None else ""
+        return (ch.cid_num, ch.conn_num, ch.exten, ch.app_data, dialled)
+
     def call(self, from_ext: str, to: str) -> str:
         """A phone dials `to` (an extension, `*ext` voicemail, 8000 queue, 7000 IVR, 701 a parked
-        call, or 9+number out through the trunk). Returns the new channel's name."""
+        call, or 9<number> / 9+<number> out through the trunk). A phone already on a call
+        answers busy unless the layout has `call_waiting`. Returns the new channel's name."""
         with self.pbx.lock:
             return self.pbx.phone_dials(str(from_ext), str(to)).name
 

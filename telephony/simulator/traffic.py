@@ -4,6 +4,9 @@ Arrivals are a Poisson process (exponential gaps, mean 60/rate s). Each arrival 
 scenario — internal call, inbound to reception or to the queue, outbound, a phone-side hold,
 a blind transfer, a park and retrieval, a phone that drops off the network for a while — and
 plays it through the same Python API a test uses, so the AMI stream is what those actions emit.
+Phones are picked idle when the scenario needs them to ring (a phone on a call answers busy
+unless the layout has `call_waiting`); reception scenarios fall back to the queue while the
+reception phone is on a call.
 Every scenario ends by hanging up what it started: after `stop()` and the last scenario,
 the PBX has no channels left.
 """
@@ -94,15 +97,23 @@ class TrafficGenerator:
             log.debug("traffic scenario %s skipped: %s", scenario, exc)
         self._next_arrival()
 
-    def _idle_ext(self, exclude: set[str] | None = None) -> str | None:
+    def _idle(self, ext: str) -> bool:
+        """Registered, not on a call, not on DND: a phone answers busy when it is on a call
+        (no call waiting), so scenarios that want it to ring pick idle phones only."""
         pbx = self.sim.pbx
         with pbx.lock:
-            free = [
-                e
-                for e in self.sim.layout.extensions
-                if e in pbx.registered and not pbx.endpoint_channels(e) and e not in (exclude or set())
-            ]
+            return ext in pbx.registered and not pbx.endpoint_channels(ext) and ext not in pbx.dnd
+
+    def _idle_ext(self, exclude: set[str] | None = None) -> str | None:
+        free = [e for e in self.sim.layout.extensions if e not in (exclude or set()) and self._idle(e)]
         return self.rng.choice(free) if free else None
+
+    def _reception_did(self) -> str | None:
+        """The reception DID while its phone is idle (else the caller would only reach voicemail)."""
+        did = next(iter(self.sim.layout.did_to_ext), None)
+        if did is None or not self._idle(self.sim.layout.did_to_ext[did]):
+            return None
+        return did
 
     def _end(self, name: str, seconds: float) -> None:
         """Hang the channel up later, if it still exists (the caller side ends the call)."""
@@ -128,9 +139,11 @@ class TrafficGenerator:
         self._end(self.sim.call(a, b), self._dur() + 1)
 
     def _inbound_reception(self) -> None:
-        did = next(iter(self.sim.layout.did_to_ext), None)
-        if did is not None:
-            self._end(self.sim.inbound(did, self._number()), self._dur() + 1)
+        did = self._reception_did()
+        if did is None:
+            return self._inbound_queue()  # reception is busy: the caller picks the hotline
+        self._end(self.sim.inbound(did, self._number()), self._dur() + 1)
+        return None
 
     def _inbound_queue(self) -> None:
         prefixes = list(self.sim.layout.did_prefix_to_queue)
@@ -156,10 +169,10 @@ class TrafficGenerator:
         self._end(name, talk)
 
     def _transfer(self) -> None:
-        did = next(iter(self.sim.layout.did_to_ext), None)
-        target = self._idle_ext({self.sim.layout.did_to_ext.get(did or "", "")})
-        if did is None or target is None:
-            return
+        did = self._reception_did()
+        if did is None:
+            return self._inbound_queue()
+        reception = self.sim.layout.did_to_ext[did]
         caller = self.sim.inbound(did, self._number())
         talk = self._dur() + 1
 
@@ -167,6 +180,9 @@ class TrafficGenerator:
             with self.sim.pbx.lock:
                 ch = self.sim.pbx.channels.get(caller)
                 if ch is None or ch.bridge is None:
+                    return
+                target = self._idle_ext({reception})  # idle now, when the transfer happens
+                if target is None:
                     return
                 agent = next((c for c in ch.bridge.channels if c is not ch), None)
                 if agent is not None:
@@ -176,9 +192,9 @@ class TrafficGenerator:
         self._end(caller, talk)
 
     def _park(self) -> None:
-        did = next(iter(self.sim.layout.did_to_ext), None)
+        did = self._reception_did()
         if did is None:
-            return
+            return self._inbound_queue()
         caller = self.sim.inbound(did, self._number())
         talk = self._dur() + 1
 

@@ -178,11 +178,6 @@ def test_blind_transfer_to_voicemail_rings_nobody(pbx: Pbx, owner: User) -> None
     assert not any(c["endpoint"] == "1002" for c in pbx.sim.channels())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simulator: an AMI Hangup (soft) of the transferer during Atxfer drops the consultation; "
-    "Asterisk completes the transfer when the transferer leaves, as trace 10 shows for the phone's hangup",
-)
 def test_attended_transfer_start_and_complete(pbx: Pbx, owner: User) -> None:
     call_id = outside_call_to(pbx, "1000")
     services.call_transfer_attended_start(actor=owner, call_id=call_id, to="1003")
@@ -292,9 +287,6 @@ def test_intercom_originates_into_the_intercom_context(pbx: Pbx, manager: User, 
     assert (sent["Channel"], sent["Context"], sent["Exten"]) == ("PJSIP/1001", "switchboard-intercom", "1002")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the simulator does not implement docs/asterisk's switchboard-intercom context yet"
-)
 def test_intercom_callee_answers_by_itself(pbx: Pbx, manager: User, agent: User) -> None:
     grant(manager, can_intercom=True)
     services.call_intercom(actor=manager, to="1002")
