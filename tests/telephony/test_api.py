@@ -17,7 +17,7 @@ from telephony.models import AuditEntry
 from tests.factories import *  # noqa: F403 - the personas and tenants are fixtures
 from tests.factories import make_account, make_api_key, make_call_record
 from tests.telephony.test_operations import internal_call
-from tests.telephony.test_operations_env import Pbx, eager_celery, pbx  # noqa: F401
+from tests.telephony.test_operations_env import Background, Pbx, eager_celery, pbx  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -95,19 +95,23 @@ def test_click_to_call_rings_from_then_to(pbx: Pbx, client: Client, acme: Any, a
     key.user.role = "manager"
     key.user.department = agent.department
     key.user.save()
-    response = client.post(
-        "/api/v1/calls/originate",
-        {"from": "1002", "to": "1003"},
+    # The answer comes once the `from` phone answered (its OriginateResponse).
+    pending = Background(
+        client.post,
+        path="/api/v1/calls/originate",
+        data={"from": "1002", "to": "1003"},
         content_type="application/json",
         headers=bearer(raw),
     )
+    pbx.sim.wait_until(lambda: any(c["endpoint"] == "1002" for c in pbx.sim.channels()))
+    assert pbx.sent("Originate")[-1]["Channel"] == "PJSIP/1002"
+    pbx.sim.answer("1002")
+    response = pending.join()
     assert response.status_code == 200, response.content
     assert (
         response.json()["ok"] is True and response.json()["pbx"]["message"] == "Originate successfully queued"
     )
-    assert pbx.sent("Originate")[-1]["Channel"] == "PJSIP/1002"
-    pbx.sim.wait_until(lambda: any(c["endpoint"] == "1002" for c in pbx.sim.channels()))
-    pbx.sim.answer("1002")
+    assert response.json()["pbx"]["channel"].startswith("PJSIP/1002-")
     pbx.sim.wait_until(lambda: any(c["endpoint"] == "1003" for c in pbx.sim.channels()))
     pbx.sim.answer("1003")
     pbx.sim.wait_until(lambda: pbx.sim.bridged_with("1002") == {"1003"})

@@ -18,7 +18,14 @@ from accounts.scoping import dangerously_all_tenants
 from telephony import errors, services
 from telephony.models import AuditEntry
 from tests.factories import *  # noqa: F403 - the personas and tenants are fixtures
-from tests.telephony.test_operations_env import Pbx, eager_celery, globex_pbx, pbx, pbx_auto  # noqa: F401
+from tests.telephony.test_operations_env import (  # noqa: F401
+    Background,
+    Pbx,
+    eager_celery,
+    globex_pbx,
+    pbx,
+    pbx_auto,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,14 +72,16 @@ def internal_call(pbx: Pbx, a: str, b: str) -> str:
 
 
 def test_originate_rings_my_phone_first_then_the_target(pbx: Pbx, agent: User) -> None:
-    result = services.call_originate(actor=agent, to="1003")
-    assert result.ok and result.target == "1002" and result.destination == "1003"
-    sent = pbx.sent("Originate")[-1]
-    assert sent["Channel"] == "PJSIP/1002" and sent["Exten"] == "1003" and sent["Context"] == "internal"
+    # The operation returns once my phone answered (its OriginateResponse).
+    pending = Background(services.call_originate, actor=agent, to="1003")
     pbx.sim.wait_until(
         lambda: any(c["endpoint"] == "1002" and c["state"] == "Ringing" for c in pbx.sim.channels())
     )
+    sent = pbx.sent("Originate")[-1]
+    assert sent["Channel"] == "PJSIP/1002" and sent["Exten"] == "1003" and sent["Context"] == "internal"
     pbx.sim.answer("1002")
+    result = pending.join()
+    assert result.ok and result.target == "1002" and result.destination == "1003"
     pbx.sim.wait_until(
         lambda: any(c["endpoint"] == "1003" and c["state"] == "Ringing" for c in pbx.sim.channels())
     )
@@ -221,13 +230,14 @@ def test_hold_parks_the_far_party_and_unhold_rings_me_back(pbx: Pbx, agent: User
     slot = pbx.sim.wait_until(lambda: next(iter(pbx.sim.parked()), None))
     assert pbx.sim.parked()[slot].startswith("PJSIP/1003-")
     pbx.wait_view(lambda v: slot in v.get("parking", {}))
-    services.call_unhold(actor=agent, call_id=call_id)
-    sent = pbx.sent("Originate")[-1]
-    assert sent["Channel"] == "PJSIP/1002" and sent["Exten"] == slot  # the unpark path of trace 07
+    pending = Background(services.call_unhold, actor=agent, call_id=call_id)
     pbx.sim.wait_until(
         lambda: any(c["endpoint"] == "1002" and c["state"] == "Ringing" for c in pbx.sim.channels())
     )
+    sent = pbx.sent("Originate")[-1]
+    assert sent["Channel"] == "PJSIP/1002" and sent["Exten"] == slot  # the unpark path of trace 07
     pbx.sim.answer("1002")
+    assert pending.join().ok
     pbx.sim.wait_until(lambda: pbx.sim.bridged_with("1002") == {"1003"})
 
 
@@ -247,9 +257,10 @@ def test_park_fills_a_slot_and_unpark_connects_my_phone(pbx: Pbx, owner: User, a
     pbx.sim.wait_until(lambda: pbx.sim.parked())
     assert list(pbx.sim.parked().values())[0].startswith("PJSIP/carrier-")  # trace 07
     slot = pbx.wait_view(lambda v: next(iter(v.get("parking", {})), None))
-    services.call_unpark(actor=owner, slot=slot, to="1002")
+    pending = Background(services.call_unpark, actor=owner, slot=slot, to="1002")
     pbx.sim.wait_until(lambda: any(c["endpoint"] == "1002" for c in pbx.sim.channels()))
     pbx.sim.answer("1002")
+    assert pending.join().ok
     pbx.sim.wait_until(lambda: pbx.sim.bridged_with("1002") == {"carrier"})
     assert not pbx.sim.parked()
 
@@ -262,11 +273,12 @@ def test_pickup_takes_a_ringing_call_of_my_department(pbx: Pbx, agent: User) -> 
     pbx.sim.call("1003", "1001")  # support calls the manager (Sales), who does not answer
     call_id = pbx.call_of("1001")
     pbx.wait_view(lambda v: any(p["state"] == "ringing" for p in v["calls"][call_id]["parties"]))
-    services.call_pickup(actor=agent, call_id=call_id)
+    pending = Background(services.call_pickup, actor=agent, call_id=call_id)
+    pbx.sim.wait_until(lambda: any(c["endpoint"] == "1002" for c in pbx.sim.channels()))
     sent = pbx.sent("Originate")[-1]
     assert (sent["Channel"], sent["Application"], sent["Data"]) == ("PJSIP/1002", "PickupChan", "PJSIP/1001")
-    pbx.sim.wait_until(lambda: any(c["endpoint"] == "1002" for c in pbx.sim.channels()))
     pbx.sim.answer("1002")
+    assert pending.join().ok
     pbx.sim.wait_until(lambda: pbx.sim.bridged_with("1002") == {"1003"})
 
 
@@ -282,16 +294,20 @@ def test_pickup_without_the_right_is_denied(pbx: Pbx, agent: User) -> None:
 
 def test_intercom_originates_into_the_intercom_context(pbx: Pbx, manager: User, agent: User) -> None:
     grant(manager, can_intercom=True)
-    services.call_intercom(actor=manager, to="1002")
+    pending = Background(services.call_intercom, actor=manager, to="1002")
+    pbx.sim.wait_until(lambda: any(c["endpoint"] == "1001" for c in pbx.sim.channels()))
     sent = pbx.sent("Originate")[-1]
     assert (sent["Channel"], sent["Context"], sent["Exten"]) == ("PJSIP/1001", "switchboard-intercom", "1002")
+    pbx.sim.answer("1001")
+    assert pending.join().ok
 
 
 def test_intercom_callee_answers_by_itself(pbx: Pbx, manager: User, agent: User) -> None:
     grant(manager, can_intercom=True)
-    services.call_intercom(actor=manager, to="1002")
+    pending = Background(services.call_intercom, actor=manager, to="1002")
     pbx.sim.wait_until(lambda: any(c["endpoint"] == "1001" for c in pbx.sim.channels()))
     pbx.sim.answer("1001")
+    pending.join()
     pbx.sim.wait_until(lambda: pbx.sim.bridged_with("1001") == {"1002"})
 
 
@@ -308,12 +324,13 @@ def test_send_to_ivr_redirects_the_caller_into_the_menu(pbx: Pbx, owner: User) -
 @pytest.mark.parametrize(("mode", "options"), [("listen", "qE"), ("whisper", "qwE"), ("barge", "qBE")])
 def test_spy_modes(pbx: Pbx, manager: User, agent: User, mode: str, options: str) -> None:
     call_id = internal_call(pbx, "1002", "1003")
-    services.call_spy(actor=manager, call_id=call_id, mode=mode)
+    pending = Background(services.call_spy, actor=manager, call_id=call_id, mode=mode)
+    pbx.sim.wait_until(lambda: any(c["endpoint"] == "1001" for c in pbx.sim.channels()))
     sent = pbx.sent("Originate")[-1]
     assert sent["Application"] == "ChanSpy" and sent["Data"].endswith("," + options)  # trace 12
     assert sent["Data"].startswith("PJSIP/1002-")
-    pbx.sim.wait_until(lambda: any(c["endpoint"] == "1001" for c in pbx.sim.channels()))
     pbx.sim.answer("1001")
+    assert pending.join().ok
     spies = pbx.sim.wait_until(lambda: pbx.sim.spies())
     assert spies[0]["spyee"].startswith("PJSIP/1002-") and spies[0]["mode"] == mode
 

@@ -7,11 +7,13 @@ adds a test through a real worker on real Redis (test_operations.py) and the ben
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from accounts.models import User
 from telephony import hosting, livestate
@@ -135,3 +137,29 @@ def pbx_auto(
 def globex_pbx(globex: Any, charlie: User) -> PbxServer:
     """Globex's PBX row; nobody holds its link (its calls never show in acme's views)."""
     return make_pbx("globex PBX", tenants=(globex,))
+
+
+class Background:
+    """Run an operation on a thread of its own (the console's request waiting for the PBX)."""
+
+    def __init__(self, fn: Callable[..., Any], **kwargs: Any) -> None:
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(fn, kwargs), daemon=True)
+        self.thread.start()
+
+    def _run(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+        try:
+            self.result = fn(**kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            self.error = exc
+        finally:
+            connection.close()  # this thread's own database connection
+            self.done.set()
+
+    def join(self, timeout: float = 40.0) -> Any:
+        assert self.done.wait(timeout), "the operation did not return"
+        if self.error is not None:
+            raise self.error
+        return self.result

@@ -12,13 +12,11 @@ Against the simulator over TCP, through the real PbxRunner + Engine (test_operat
 # ruff: noqa: F811 - pytest fixtures imported from test_operations_env are parameters here
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError
 
 from accounts.models import User
 from accounts.scoping import dangerously_all_tenants
@@ -27,37 +25,11 @@ from telephony.models import AuditEntry, CallRecord
 from telephony.runner import PbxRunner
 from tests.factories import *  # noqa: F403 - the personas and tenants are fixtures
 from tests.factories import make_account
-from tests.telephony.test_operations_env import Pbx, eager_celery, pbx, pbx_auto  # noqa: F401
+from tests.telephony.test_operations_env import Background, Pbx, eager_celery, pbx, pbx_auto  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 WAIT = 10.0
-
-
-class Background:
-    """Run an operation on a thread of its own (the console's request waiting for the PBX)."""
-
-    def __init__(self, fn: Callable[..., Any], **kwargs: Any) -> None:
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._run, args=(fn, kwargs), daemon=True)
-        self.thread.start()
-
-    def _run(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> None:
-        try:
-            self.result = fn(**kwargs)
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            self.error = exc
-        finally:
-            connection.close()  # this thread's own database connection
-            self.done.set()
-
-    def join(self, timeout: float = WAIT) -> Any:
-        assert self.done.wait(timeout), "the operation did not return"
-        if self.error is not None:
-            raise self.error
-        return self.result
 
 
 def runner_of(pbx: Pbx) -> PbxRunner:
