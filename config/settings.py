@@ -79,6 +79,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The embedded demo has one web process plus the link thread writing call records.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Tests too: a file, not shared-cache memory, whose table locks fail at once instead of
+    # waiting when the link thread and a request write together.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -71,8 +71,11 @@ class Pbx:
         ]
 
 
-def start_pbx(tenant: Any, *, answer_delay: float | None) -> tuple[Simulator, PbxServer]:
-    sim = Simulator(layout=PbxLayout.demo(extensions=EXTENSIONS), answer_delay=answer_delay, seed=1)
+def start_pbx(
+    tenant: Any, *, answer_delay: float | None, call_waiting: bool = False
+) -> tuple[Simulator, PbxServer]:
+    layout = PbxLayout.demo(extensions=EXTENSIONS, call_waiting=call_waiting)
+    sim = Simulator(layout=layout, answer_delay=answer_delay, seed=1)
     sim.start("127.0.0.1", 0)
     server = PbxServer.objects.create(
         name=f"sim-{sim.port}", host="127.0.0.1", port=sim.port, username="panel", secret="panelsecret"
@@ -91,8 +94,10 @@ def eager_celery() -> Iterator[None]:
     app.conf.task_always_eager = before
 
 
-def _running(request: pytest.FixtureRequest, acme: Any, answer_delay: float | None) -> Iterator[Pbx]:
-    sim, server = start_pbx(acme, answer_delay=answer_delay)
+def _running(
+    request: pytest.FixtureRequest, acme: Any, answer_delay: float | None, call_waiting: bool = False
+) -> Iterator[Pbx]:
+    sim, server = start_pbx(acme, answer_delay=answer_delay, call_waiting=call_waiting)
     livestate.clear_tenant_view(acme.pk)
     hosting.start_runner(server)
     pbx = Pbx(sim=sim, server=server, tenant_id=acme.pk)
@@ -129,8 +134,9 @@ def pbx_auto(
     agent: User,
     support: User,
 ) -> Iterator[Pbx]:
-    """Phones and outside parties answer at once."""
-    yield from _running(request, acme, answer_delay=0.0)
+    """Phones and outside parties answer at once; a phone on a call takes a second one (call
+    waiting), so a supervisor on a call can still be rung to listen in."""
+    yield from _running(request, acme, answer_delay=0.0, call_waiting=True)
 
 
 @pytest.fixture
