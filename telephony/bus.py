@@ -1,7 +1,9 @@
 """Out of the engine: deltas → tenant live views, channel-layer groups, call history.
 
-Called by the PBX runner (in the process that holds the link) after each batch of engine
-deltas, outside the engine lock's hot path but on the link thread. Per batch and tenant:
+The PBX runner (in the process that holds the link) hands each batch of engine deltas to
+`submit()`; one publisher thread per process takes them off the link's reader thread (a
+response frame must not wait behind Redis writes), merges what piled up meanwhile, and calls
+`publish()`. Per batch and tenant:
 one live view written to the cache (telephony.livestate), one message to the tenant's group
 (ids and a version only, no PII: the consumer renders what its viewer may see), and one
 CallRecord per finished call.
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -32,6 +36,8 @@ log = logging.getLogger(__name__)
 # In embedded mode the in-memory channel layer lives on the ASGI server's event loop; the link
 # thread must hand its sends to that loop (asyncio queues are not thread-safe).
 _server_loop: asyncio.AbstractEventLoop | None = None
+# The publisher thread keeps one event loop, so the Redis channel layer keeps its connections.
+_thread_state = threading.local()
 
 
 class DeltaLike(Protocol):
@@ -59,20 +65,81 @@ def _group_send(group: str, message: dict[str, Any]) -> None:
     if layer is None:
         return
     loop = _server_loop
+    own_loop = getattr(_thread_state, "loop", None)
     if loop is not None and loop.is_running():
         asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+    elif own_loop is not None:
+        own_loop.run_until_complete(layer.group_send(group, message))
     else:
         async_to_sync(layer.group_send)(group, message)
 
 
+class Publisher:
+    """The process's publisher thread: publish() off the link threads, in submission order."""
+
+    def __init__(self) -> None:
+        # Batches (pbx_id, deltas, views), or an Event to set once everything before it is out.
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._started = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, pbx_id: Any, deltas: Iterable[DeltaLike], views: ViewSource) -> None:
+        with self._started:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="bus-publisher", daemon=True)
+                self._thread.start()
+        self._queue.put((pbx_id, list(deltas), views))
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything submitted so far is published (a link stopping)."""
+        if self._thread is None:
+            return True
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
+
+    def _run(self) -> None:
+        _thread_state.loop = asyncio.new_event_loop()
+        while True:
+            batches = [self._queue.get()]
+            while True:  # whatever piled up while the last publish ran: one publish per PBX
+                try:
+                    batches.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            merged: dict[Any, tuple[ViewSource, list[DeltaLike]]] = {}
+            flushed = [item for item in batches if isinstance(item, threading.Event)]
+            for pbx_id, deltas, views in (item for item in batches if not isinstance(item, threading.Event)):
+                merged.setdefault(pbx_id, (views, []))[1].extend(deltas)
+            for pbx_id, (views, deltas) in merged.items():
+                try:
+                    publish(pbx_id, deltas, views)
+                except Exception:  # noqa: BLE001 - one bad batch must not stop publishing
+                    log.exception("publishing %d deltas of PBX %s failed", len(deltas), pbx_id)
+            for done in flushed:
+                done.set()
+
+
+_publisher = Publisher()
+
+
+def submit(pbx_id: Any, deltas: Iterable[DeltaLike], views: ViewSource) -> None:
+    """Publish a batch of deltas soon, from the publisher thread (see the module docstring)."""
+    _publisher.submit(pbx_id, deltas, views)
+
+
+def flush(timeout: float = 5.0) -> bool:
+    return _publisher.flush(timeout)
+
+
 def publish(pbx_id: Any, deltas: Iterable[DeltaLike], engine: ViewSource) -> None:
     """Publish one batch of deltas: live views, group messages, finished calls."""
-    changes: dict[Any, list[tuple[str, str]]] = defaultdict(list)
+    changes: dict[Any, dict[tuple[str, str], None]] = defaultdict(dict)  # ordered, no repeats
     ended = []
     for delta in deltas:
         if delta.tenant_id is None:
             continue  # unassigned: dropped, never shown
-        changes[delta.tenant_id].append((delta.kind, delta.key))
+        changes[delta.tenant_id][(delta.kind, delta.key)] = None
         if delta.kind == "call_ended":
             ended.append(delta)
     for tenant_id, tenant_changes in changes.items():
@@ -80,7 +147,7 @@ def publish(pbx_id: Any, deltas: Iterable[DeltaLike], engine: ViewSource) -> Non
         livestate.put_tenant_view(tenant_id, view)
         _group_send(
             tenant_group(tenant_id),
-            {"type": "live.changed", "version": view.get("version"), "changes": tenant_changes},
+            {"type": "live.changed", "version": view.get("version"), "changes": list(tenant_changes)},
         )
     if ended:
         close_old_connections()
@@ -89,6 +156,7 @@ def publish(pbx_id: Any, deltas: Iterable[DeltaLike], engine: ViewSource) -> Non
                 record_call(pbx_id, delta.tenant_id, delta.summary)  # type: ignore[attr-defined]
             except Exception:  # noqa: BLE001 - history must never take the link down
                 log.exception("could not record finished call %s", delta.key)
+        close_old_connections()  # no idle connection kept by a long-lived thread
 
 
 def _when(value: Any) -> datetime | None:

@@ -96,9 +96,9 @@ def tenant_map_for(pbx: PbxServer) -> Any:
 
 
 def _default_publish(pbx_id: Any, deltas: Sequence[Any], engine: Any) -> None:
-    from telephony.bus import publish
+    from telephony.bus import submit
 
-    publish(pbx_id, deltas, engine)
+    submit(pbx_id, deltas, engine)
 
 
 class PbxRunner:
@@ -184,6 +184,10 @@ class PbxRunner:
     def stop(self) -> None:
         self._stopping.set()
         self.link.stop()
+        if self._publish is _default_publish:
+            from telephony.bus import flush
+
+            flush()  # what the link read before it stopped is published before stop returns
 
     def _reconcile_loop(self) -> None:
         while not self._stopping.wait(self.reconcile_every):
