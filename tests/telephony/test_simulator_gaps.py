@@ -19,14 +19,6 @@ def sim():
     simulator.stop()
 
 
-@pytest.fixture
-def ami(sim):
-    client = Client(sim.port)
-    assert client.login()["Response"] == "Success"
-    yield client
-    client.close()
-
-
 _REAL: dict[str, set[tuple[str, ...]]] = {}
 
 
