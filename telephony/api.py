@@ -296,6 +296,11 @@ class HistoryQuery(Schema):
 # --- reads ---------------------------------------------------------------------------------------
 
 
+def _extension(body: Any) -> str | None:
+    """The optional `extension` of an optional body: which of the caller's legs is meant."""
+    return body.extension if body else None
+
+
 def _run(request: HttpRequest, operation: str, **kwargs: Any) -> dict[str, Any]:
     actor = request.auth  # type: ignore[attr-defined]
     with tenant_scope(actor):
@@ -337,7 +342,7 @@ def call_originate(request: HttpRequest, body: OriginateIn) -> Any:
 
 @api.post("/calls/{call_id}/hangup", response=OPS, url_name="call_hangup")
 def call_hangup(request: HttpRequest, call_id: str, body: PartyIn | None = None) -> Any:
-    return _run(request, "call_hangup", call_id=call_id, extension=body.extension if body else None)
+    return _run(request, "call_hangup", call_id=call_id, extension=_extension(body))
 
 
 @api.post(
@@ -347,7 +352,7 @@ def call_hangup(request: HttpRequest, call_id: str, body: PartyIn | None = None)
     summary="Stop a ringing phone; the caller goes on",
 )
 def call_ignore(request: HttpRequest, call_id: str, body: PartyIn | None = None) -> Any:
-    return _run(request, "call_ignore", call_id=call_id, extension=body.extension if body else None)
+    return _run(request, "call_ignore", call_id=call_id, extension=_extension(body))
 
 
 @api.post("/calls/{call_id}/transfer", response=OPS, url_name="call_transfer_blind", summary="Blind transfer")
@@ -370,20 +375,18 @@ def call_attended_complete(request: HttpRequest, call_id: str, body: PartyIn | N
         request,
         "call_transfer_attended_complete",
         call_id=call_id,
-        extension=body.extension if body else None,
+        extension=_extension(body),
     )
 
 
 @api.post("/calls/{call_id}/attended-transfer/cancel", response=OPS, url_name="call_transfer_attended_cancel")
 def call_attended_cancel(request: HttpRequest, call_id: str, body: PartyIn | None = None) -> Any:
-    return _run(
-        request, "call_transfer_attended_cancel", call_id=call_id, extension=body.extension if body else None
-    )
+    return _run(request, "call_transfer_attended_cancel", call_id=call_id, extension=_extension(body))
 
 
 @api.post("/calls/{call_id}/hold", response=OPS, url_name="call_hold")
 def call_hold(request: HttpRequest, call_id: str, body: PartyIn | None = None) -> Any:
-    return _run(request, "call_hold", call_id=call_id, extension=body.extension if body else None)
+    return _run(request, "call_hold", call_id=call_id, extension=_extension(body))
 
 
 @api.post(
@@ -393,12 +396,12 @@ def call_hold(request: HttpRequest, call_id: str, body: PartyIn | None = None) -
     summary="Ring the holder's phone back to the call",
 )
 def call_unhold(request: HttpRequest, call_id: str, body: PartyIn | None = None) -> Any:
-    return _run(request, "call_unhold", call_id=call_id, extension=body.extension if body else None)
+    return _run(request, "call_unhold", call_id=call_id, extension=_extension(body))
 
 
 @api.post("/calls/{call_id}/park", response=OPS, url_name="call_park")
 def call_park(request: HttpRequest, call_id: str, body: PartyIn | None = None) -> Any:
-    return _run(request, "call_park", call_id=call_id, extension=body.extension if body else None)
+    return _run(request, "call_park", call_id=call_id, extension=_extension(body))
 
 
 @api.post("/parking/{slot}/unpark", response=OPS, url_name="call_unpark")
@@ -408,7 +411,7 @@ def call_unpark(request: HttpRequest, slot: str, body: UnparkIn | None = None) -
 
 @api.post("/calls/{call_id}/pickup", response=OPS, url_name="call_pickup")
 def call_pickup(request: HttpRequest, call_id: str, body: PartyIn | None = None) -> Any:
-    return _run(request, "call_pickup", call_id=call_id, extension=body.extension if body else None)
+    return _run(request, "call_pickup", call_id=call_id, extension=_extension(body))
 
 
 @api.post("/intercom", response=OPS, url_name="call_intercom")
@@ -425,7 +428,7 @@ def call_send_to_ivr(request: HttpRequest, call_id: str, body: IvrIn | None = No
         "call_send_to_ivr",
         call_id=call_id,
         ivr=body.ivr if body else None,
-        extension=body.extension if body else None,
+        extension=_extension(body),
     )
 
 
@@ -440,24 +443,24 @@ def queue_pause(request: HttpRequest, queue: str, body: PauseIn | None = None) -
         request,
         "queue_pause",
         queue=queue,
-        extension=body.extension if body else None,
+        extension=_extension(body),
         reason=body.reason if body else "",
     )
 
 
 @api.post("/queues/{queue}/unpause", response=OPS, url_name="queue_unpause")
 def queue_unpause(request: HttpRequest, queue: str, body: QueueMemberIn | None = None) -> Any:
-    return _run(request, "queue_unpause", queue=queue, extension=body.extension if body else None)
+    return _run(request, "queue_unpause", queue=queue, extension=_extension(body))
 
 
 @api.post("/queues/{queue}/login", response=OPS, url_name="queue_login")
 def queue_login(request: HttpRequest, queue: str, body: QueueMemberIn | None = None) -> Any:
-    return _run(request, "queue_login", queue=queue, extension=body.extension if body else None)
+    return _run(request, "queue_login", queue=queue, extension=_extension(body))
 
 
 @api.post("/queues/{queue}/logout", response=OPS, url_name="queue_logout")
 def queue_logout(request: HttpRequest, queue: str, body: QueueMemberIn | None = None) -> Any:
-    return _run(request, "queue_logout", queue=queue, extension=body.extension if body else None)
+    return _run(request, "queue_logout", queue=queue, extension=_extension(body))
 
 
 @api.post("/dnd", response=OPS, url_name="dnd_set", summary="Do-not-disturb on or off")
