@@ -115,17 +115,9 @@ def originate_exten(
     timeout_ms: int = 30000,
 ) -> AmiAction:
     """Ring the `from` phone first; when it answers, dial `to_exten` in `to_context` (trace 11)."""
-    headers: list[tuple[str, str]] = [
-        ("Channel", device(from_endpoint)),
-        ("Context", context(to_context)),
-        ("Exten", exten(to_exten)),
-        ("Priority", "1"),
-        ("CallerID", _caller_id(caller_name, caller_number)),
-        ("Timeout", str(int(timeout_ms))),
-        ("Async", "true"),
-    ]
-    headers.extend(_variables(variables))
-    return AmiAction("Originate", tuple(headers))
+    return _originate(
+        device(from_endpoint), to_context, to_exten, caller_name, caller_number, variables, timeout_ms
+    )
 
 
 def originate_local(
@@ -143,8 +135,22 @@ def originate_local(
 
     The Local channel is made here from validated parts only: `Local/<exten>@<context>`.
     """
+    channel = f"Local/{exten(via_exten)}@{context(via_context)}"
+    return _originate(channel, to_context, to_exten, caller_name, caller_number, variables, timeout_ms)
+
+
+def _originate(
+    channel: str,
+    to_context: str,
+    to_exten: str,
+    caller_name: str,
+    caller_number: str,
+    variables: dict[str, str] | None,
+    timeout_ms: int,
+) -> AmiAction:
+    """An async Originate of an already validated first leg to a dialplan destination."""
     headers: list[tuple[str, str]] = [
-        ("Channel", f"Local/{exten(via_exten)}@{context(via_context)}"),
+        ("Channel", channel),
         ("Context", context(to_context)),
         ("Exten", exten(to_exten)),
         ("Priority", "1"),
